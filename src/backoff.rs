@@ -1,0 +1,179 @@
+//! Exponential backoff with jitter for failed refreshes.
+//!
+//! The delay sequence (initial delay, multiplier, cap) comes from
+//! [`backon`], the maintained successor of the unmaintained `backoff` crate
+//! (RUSTSEC-2025-0012). backon draws its own jitter from an internal random
+//! generator, which tests cannot control, so the sequence is taken from
+//! backon *without* jitter and the jitter is applied here from the injected
+//! [`Random`] source: `delay = base × (1 − jitter × u)`, `u ∈ [0, 1)`. Every
+//! delay is therefore within `[initial × (1 − jitter), max]`.
+
+use std::time::Duration;
+
+use backon::BackoffBuilder;
+
+use crate::clock::{Random, clamp_unit};
+use crate::error::BuildError;
+
+/// Default first retry delay: 1 s.
+pub const DEFAULT_BACKOFF_INITIAL: Duration = Duration::from_secs(1);
+/// Default growth factor between retries: 2.
+pub const DEFAULT_BACKOFF_MULTIPLIER: f64 = 2.0;
+/// Default cap on the retry delay: 120 s. Errors retrying cannot fix are
+/// retried at this cap.
+pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(120);
+/// Default jitter: each delay is shortened by up to this fraction (0.5).
+pub const DEFAULT_BACKOFF_JITTER: f64 = 0.5;
+
+/// Backoff settings. Defaults to [`DEFAULT_BACKOFF_INITIAL`],
+/// [`DEFAULT_BACKOFF_MULTIPLIER`], [`DEFAULT_BACKOFF_MAX`] and
+/// [`DEFAULT_BACKOFF_JITTER`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BackoffConfig {
+    /// First delay.
+    pub initial: Duration,
+    /// Growth factor, at least 1.
+    pub multiplier: f64,
+    /// Largest delay.
+    pub max: Duration,
+    /// Fraction in `[0, 1]` by which a delay may be shortened at random.
+    pub jitter: f64,
+}
+
+impl Default for BackoffConfig {
+    fn default() -> Self {
+        Self {
+            initial: DEFAULT_BACKOFF_INITIAL,
+            multiplier: DEFAULT_BACKOFF_MULTIPLIER,
+            max: DEFAULT_BACKOFF_MAX,
+            jitter: DEFAULT_BACKOFF_JITTER,
+        }
+    }
+}
+
+impl BackoffConfig {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`BuildError::InvalidPolicy`] when `initial` is zero, `max < initial`,
+    /// `multiplier` is below 1 or not finite, or `jitter` is outside `[0, 1]`.
+    pub fn validate(&self) -> Result<(), BuildError> {
+        let bad = |m: &str| Err(BuildError::InvalidPolicy(m.to_string()));
+        if self.initial.is_zero() {
+            return bad("backoff initial delay must be above zero");
+        }
+        if self.max < self.initial {
+            return bad("backoff max must be at least the initial delay");
+        }
+        if !self.multiplier.is_finite() || self.multiplier < 1.0 || self.multiplier > 1000.0 {
+            return bad("backoff multiplier must be within [1, 1000]");
+        }
+        if !(0.0..=1.0).contains(&self.jitter) {
+            return bad("backoff jitter must be within [0, 1]");
+        }
+        Ok(())
+    }
+
+    /// Smallest delay this configuration can produce.
+    pub fn min_delay(&self) -> Duration {
+        self.initial.mul_f64(1.0 - self.jitter)
+    }
+
+    /// The delay for errors retrying cannot fix: the cap, jittered.
+    pub fn capped_delay(&self, random: &dyn Random) -> Duration {
+        jitter(self.max, self.jitter, random)
+    }
+}
+
+fn jitter(base: Duration, fraction: f64, random: &dyn Random) -> Duration {
+    base.mul_f64(1.0 - fraction * clamp_unit(random.unit()))
+}
+
+/// The delays of one run of failures; reset by creating a new one.
+#[derive(Debug)]
+pub struct Backoff {
+    config: BackoffConfig,
+    delays: backon::ExponentialBackoff,
+}
+
+impl Backoff {
+    /// A fresh sequence starting at `config.initial`.
+    pub fn new(config: BackoffConfig) -> Self {
+        let delays = backon::ExponentialBuilder::new()
+            .with_min_delay(config.initial)
+            .with_max_delay(config.max)
+            .with_factor(config.multiplier as f32)
+            .without_max_times()
+            .build();
+        Self { config, delays }
+    }
+
+    /// The next delay, jittered with `random`.
+    pub fn next_delay(&mut self, random: &dyn Random) -> Duration {
+        let base = self.delays.next().unwrap_or(self.config.max).min(self.config.max);
+        jitter(base, self.config.jitter, random)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedRandom;
+    use proptest::prelude::*;
+
+    #[test]
+    fn sequence_doubles_up_to_the_cap() {
+        let mut b = Backoff::new(BackoffConfig::default());
+        let no_jitter = FixedRandom::new(0.0);
+        let secs: Vec<u64> = (0..10).map(|_| b.next_delay(&no_jitter).as_secs()).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 32, 64, 120, 120, 120]);
+    }
+
+    #[test]
+    fn jitter_shortens_by_the_fraction() {
+        let mut b = Backoff::new(BackoffConfig::default());
+        let half = FixedRandom::new(0.5);
+        // 1 s × (1 − 0.5 × 0.5)
+        assert_eq!(b.next_delay(&half), Duration::from_millis(750));
+        assert_eq!(b.next_delay(&half), Duration::from_millis(1500));
+        let cfg = BackoffConfig::default();
+        assert_eq!(cfg.capped_delay(&FixedRandom::new(0.0)), Duration::from_secs(120));
+    }
+
+    #[test]
+    fn validation_rejects_nonsense() {
+        let ok = BackoffConfig::default();
+        assert!(ok.validate().is_ok());
+        assert!(BackoffConfig { initial: Duration::ZERO, ..ok }.validate().is_err());
+        assert!(BackoffConfig { max: Duration::from_millis(10), ..ok }.validate().is_err());
+        assert!(BackoffConfig { multiplier: 0.5, ..ok }.validate().is_err());
+        assert!(BackoffConfig { multiplier: f64::NAN, ..ok }.validate().is_err());
+        assert!(BackoffConfig { jitter: 1.5, ..ok }.validate().is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn every_delay_is_within_bounds(
+            initial_ms in 1u64..10_000,
+            extra_ms in 0u64..1_000_000,
+            multiplier in 1.0f64..10.0,
+            jit in 0.0f64..=1.0,
+            draws in proptest::collection::vec(0.0f64..1.0, 1..40),
+        ) {
+            let cfg = BackoffConfig {
+                initial: Duration::from_millis(initial_ms),
+                max: Duration::from_millis(initial_ms + extra_ms),
+                multiplier,
+                jitter: jit,
+            };
+            prop_assert!(cfg.validate().is_ok());
+            let mut b = Backoff::new(cfg);
+            for u in draws {
+                let d = b.next_delay(&FixedRandom::new(u));
+                // One microsecond of slack for f32/f64 rounding inside the sequence.
+                prop_assert!(d + Duration::from_micros(1) >= cfg.min_delay(), "{d:?} below {:?}", cfg.min_delay());
+                prop_assert!(d <= cfg.max, "{d:?} above {:?}", cfg.max);
+            }
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! Time and randomness, injected.
+//!
+//! Every decision credrefresh makes about time (when to refresh, how long to
+//! back off, how far to extend credentials) goes through a [`Clock`] and a
+//! [`Random`] source, so the policy can be tested exactly, and actors can be
+//! run under Tokio's paused time without a single real sleep.
+//!
+//! This is the only module allowed to read the system clock (`clippy.toml`
+//! bans `SystemTime::now` and `Instant::now` everywhere else).
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// A source of wall-clock time.
+pub trait Clock: Send + Sync + fmt::Debug + 'static {
+    /// The current wall-clock time.
+    fn now(&self) -> SystemTime;
+}
+
+/// The system's wall clock. The default.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)]
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// A wall clock that follows Tokio's clock: a fixed wall-clock anchor plus the
+/// Tokio [`Instant`](tokio::time::Instant) time elapsed since it was created.
+///
+/// Under a runtime built with `start_paused(true)` it advances exactly as
+/// far as Tokio's paused time auto-advances, so actors that sleep through
+/// Tokio timers and decide through this clock agree with each other. Must be
+/// created and used inside a Tokio runtime.
+#[derive(Debug, Clone, Copy)]
+pub struct TokioClock {
+    anchor: SystemTime,
+    start: tokio::time::Instant,
+}
+
+impl TokioClock {
+    /// A clock anchored at the current system time.
+    pub fn new() -> Self {
+        Self::starting_at(SystemClock.now())
+    }
+
+    /// A clock that reads `anchor` now and advances with Tokio's clock.
+    #[allow(clippy::disallowed_methods)]
+    pub fn starting_at(anchor: SystemTime) -> Self {
+        Self {
+            anchor,
+            start: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Default for TokioClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for TokioClock {
+    #[allow(clippy::disallowed_methods)]
+    fn now(&self) -> SystemTime {
+        self.anchor + (tokio::time::Instant::now() - self.start)
+    }
+}
+
+/// A clock that only moves when told to. For tests of pure policy code.
+#[derive(Debug, Clone)]
+pub struct ManualClock {
+    now: Arc<Mutex<SystemTime>>,
+}
+
+impl ManualClock {
+    /// A clock reading `start`.
+    pub fn new(start: SystemTime) -> Self {
+        Self {
+            now: Arc::new(Mutex::new(start)),
+        }
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
+        *now += by;
+    }
+
+    /// Sets the clock to `to`.
+    pub fn set(&self, to: SystemTime) {
+        *self.now.lock().unwrap_or_else(|e| e.into_inner()) = to;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> SystemTime {
+        *self.now.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A source of uniformly distributed numbers in `[0, 1)`, used for jitter.
+pub trait Random: Send + Sync + fmt::Debug + 'static {
+    /// A number in `[0, 1)`.
+    fn unit(&self) -> f64;
+}
+
+/// Thread-local fast random numbers (`fastrand`). The default.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ThreadRandom;
+
+impl Random for ThreadRandom {
+    fn unit(&self) -> f64 {
+        fastrand::f64()
+    }
+}
+
+/// Always the same number. For tests.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedRandom(f64);
+
+impl FixedRandom {
+    /// Always returns `value`, clamped into `[0, 1)`.
+    pub fn new(value: f64) -> Self {
+        Self(clamp_unit(value))
+    }
+}
+
+impl Random for FixedRandom {
+    fn unit(&self) -> f64 {
+        self.0
+    }
+}
+
+/// Clamps into `[0, 1)`; NaN becomes 0.
+pub(crate) fn clamp_unit(value: f64) -> f64 {
+    if value.is_nan() || value < 0.0 {
+        0.0
+    } else if value >= 1.0 {
+        1.0 - f64::EPSILON
+    } else {
+        value
+    }
+}
+
+/// Seconds since the Unix epoch, negative before it.
+pub(crate) fn unix_seconds(t: SystemTime) -> f64 {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
+/// Parses an RFC 3339 timestamp (`2026-11-22T18:00:00Z`, fractional seconds
+/// and offsets accepted).
+pub(crate) fn parse_rfc3339(s: &str) -> Result<SystemTime, String> {
+    let t = time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("not an RFC 3339 timestamp: {e}"))?;
+    Ok(SystemTime::from(t))
+}
+
+/// Formats as RFC 3339 in UTC with whole seconds (`2026-11-22T18:00:00Z`),
+/// the form the AWS CLI and SDKs write.
+pub(crate) fn format_rfc3339(t: SystemTime) -> String {
+    let t = time::OffsetDateTime::from(t);
+    let t = t.replace_nanosecond(0).unwrap_or(t);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| format!("{}", t.unix_timestamp()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_round_trip_and_fractions() {
+        let t = parse_rfc3339("2026-11-22T18:00:00Z").unwrap();
+        assert_eq!(unix_seconds(t), 1_795_370_400.0);
+        assert_eq!(format_rfc3339(t), "2026-11-22T18:00:00Z");
+        let frac = parse_rfc3339("2026-11-22T18:00:00.123456Z").unwrap();
+        assert_eq!(frac.duration_since(t).unwrap(), Duration::from_micros(123_456));
+        let offset = parse_rfc3339("2026-11-22T19:00:00+01:00").unwrap();
+        assert_eq!(offset, t);
+        assert!(parse_rfc3339("tomorrow").is_err());
+        assert!(parse_rfc3339("").is_err());
+    }
+
+    #[test]
+    fn manual_clock_moves_only_when_told() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let clock = ManualClock::new(start);
+        assert_eq!(clock.now(), start);
+        clock.advance(Duration::from_secs(5));
+        assert_eq!(clock.now(), start + Duration::from_secs(5));
+    }
+
+    #[test]
+    fn clamp_unit_keeps_range() {
+        assert_eq!(clamp_unit(f64::NAN), 0.0);
+        assert_eq!(clamp_unit(-1.0), 0.0);
+        assert!(clamp_unit(1.0) < 1.0);
+        assert_eq!(clamp_unit(0.25), 0.25);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokio_clock_follows_paused_time() {
+        let anchor = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let clock = TokioClock::starting_at(anchor);
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert_eq!(clock.now(), anchor + Duration::from_secs(3600));
+    }
+}

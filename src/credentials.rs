@@ -1,0 +1,534 @@
+//! AWS credentials, with secrets that are zeroized on drop and never printed.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::clock::{format_rfc3339, parse_rfc3339};
+
+/// What `Debug` prints in place of a secret.
+pub const REDACTED: &str = "** redacted **";
+
+/// The environment variables the AWS CLI and SDKs read credentials from.
+pub mod env_vars {
+    /// `AWS_ACCESS_KEY_ID`
+    pub const ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+    /// `AWS_SECRET_ACCESS_KEY`
+    pub const SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+    /// `AWS_SESSION_TOKEN`
+    pub const SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
+    /// `AWS_CREDENTIAL_EXPIRATION` (RFC 3339)
+    pub const CREDENTIAL_EXPIRATION: &str = "AWS_CREDENTIAL_EXPIRATION";
+    /// `AWS_ACCOUNT_ID`
+    pub const ACCOUNT_ID: &str = "AWS_ACCOUNT_ID";
+}
+
+/// Input that does not make valid credentials.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialsError {
+    /// A required field is absent.
+    #[error("missing {0}")]
+    Missing(&'static str),
+    /// A field is present but not acceptable.
+    #[error("invalid {field}: {reason}")]
+    Invalid {
+        /// Which field.
+        field: &'static str,
+        /// Why (never the value itself).
+        reason: String,
+    },
+}
+
+/// A set of AWS credentials.
+///
+/// The secret access key and the session token are held in
+/// [`Zeroizing`] strings, wiped from memory when dropped, and never shown by
+/// `Debug` or `Display`:
+///
+/// ```
+/// # use credrefresh::Credentials;
+/// # use std::time::SystemTime;
+/// let c = Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI", SystemTime::UNIX_EPOCH).unwrap();
+/// assert!(!format!("{c:?}").contains("wJalrXUtnFEMI"));
+/// assert!(!c.to_string().contains("wJalrXUtnFEMI"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    access_key_id: String,
+    secret_access_key: Zeroizing<String>,
+    session_token: Option<Zeroizing<String>>,
+    expiry: Option<SystemTime>,
+    issued_at: SystemTime,
+    account_id: Option<String>,
+}
+
+fn check_field(field: &'static str, value: &str) -> Result<(), CredentialsError> {
+    if value.is_empty() {
+        return Err(CredentialsError::Missing(field));
+    }
+    // Values end up in HTTP headers and signing strings: printable ASCII only.
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(CredentialsError::Invalid {
+            field,
+            reason: "must be printable ASCII without spaces".into(),
+        });
+    }
+    Ok(())
+}
+
+impl Credentials {
+    /// Long-term credentials (no session token, no expiry), issued at `issued_at`.
+    ///
+    /// # Errors
+    /// [`CredentialsError`] when the key id or secret is empty or holds
+    /// anything but printable ASCII.
+    pub fn new(
+        access_key_id: impl Into<String>,
+        secret_access_key: impl Into<String>,
+        issued_at: SystemTime,
+    ) -> Result<Self, CredentialsError> {
+        let access_key_id = access_key_id.into();
+        let secret_access_key = Zeroizing::new(secret_access_key.into());
+        check_field("access key id", &access_key_id)?;
+        check_field("secret access key", &secret_access_key)?;
+        Ok(Self {
+            access_key_id,
+            secret_access_key,
+            session_token: None,
+            expiry: None,
+            issued_at,
+            account_id: None,
+        })
+    }
+
+    /// Adds a session token.
+    ///
+    /// # Errors
+    /// [`CredentialsError`] when the token is empty or not printable ASCII.
+    pub fn with_session_token(mut self, token: impl Into<String>) -> Result<Self, CredentialsError> {
+        let token = Zeroizing::new(token.into());
+        check_field("session token", &token)?;
+        self.session_token = Some(token);
+        Ok(self)
+    }
+
+    /// Sets the expiry.
+    pub fn with_expiry(mut self, expiry: SystemTime) -> Self {
+        self.expiry = Some(expiry);
+        self
+    }
+
+    /// Sets the AWS account id these credentials belong to.
+    pub fn with_account_id(mut self, account_id: impl Into<String>) -> Self {
+        self.account_id = Some(account_id.into()).filter(|a: &String| !a.is_empty());
+        self
+    }
+
+    /// The access key id (`AKIA…` or `ASIA…`). Not a secret.
+    pub fn access_key_id(&self) -> &str {
+        &self.access_key_id
+    }
+
+    /// The secret access key. Handle with care.
+    pub fn secret_access_key(&self) -> &str {
+        &self.secret_access_key
+    }
+
+    /// The session token of temporary credentials. Handle with care.
+    pub fn session_token(&self) -> Option<&str> {
+        self.session_token.as_deref().map(String::as_str)
+    }
+
+    /// When these credentials stop working; `None` for long-term keys.
+    pub fn expiry(&self) -> Option<SystemTime> {
+        self.expiry
+    }
+
+    /// When these credentials were obtained.
+    pub fn issued_at(&self) -> SystemTime {
+        self.issued_at
+    }
+
+    /// The account id, when the source told it.
+    pub fn account_id(&self) -> Option<&str> {
+        self.account_id.as_deref()
+    }
+
+    /// Start of validity (python-stslib's `start`): the issue time.
+    pub fn start(&self) -> SystemTime {
+        self.issued_at
+    }
+
+    /// End of validity (python-stslib's `end`): the expiry.
+    pub fn end(&self) -> Option<SystemTime> {
+        self.expiry
+    }
+
+    /// Lifetime from issue to expiry (python-stslib's `duration`).
+    pub fn duration(&self) -> Option<Duration> {
+        self.expiry
+            .map(|e| e.duration_since(self.issued_at).unwrap_or(Duration::ZERO))
+    }
+
+    /// Whether the credentials are expired at `now`. Long-term keys never are.
+    pub fn is_expired_at(&self, now: SystemTime) -> bool {
+        self.expiry.is_some_and(|e| e <= now)
+    }
+
+    /// The `AWS_*` environment variable pairs for these credentials, as a
+    /// child process or the AWS CLI reads them (raku-kivuli's `:environment`).
+    /// Variables that do not apply (no token, no expiry) are left out.
+    pub fn to_env_vars(&self) -> Vec<(&'static str, Zeroizing<String>)> {
+        let mut vars = vec![
+            (env_vars::ACCESS_KEY_ID, Zeroizing::new(self.access_key_id.clone())),
+            (env_vars::SECRET_ACCESS_KEY, self.secret_access_key.clone()),
+        ];
+        if let Some(token) = &self.session_token {
+            vars.push((env_vars::SESSION_TOKEN, token.clone()));
+        }
+        if let Some(expiry) = self.expiry {
+            vars.push((env_vars::CREDENTIAL_EXPIRATION, Zeroizing::new(format_rfc3339(expiry))));
+        }
+        if let Some(account) = &self.account_id {
+            vars.push((env_vars::ACCOUNT_ID, Zeroizing::new(account.clone())));
+        }
+        vars
+    }
+
+    /// Reads credentials from environment-style variables through `lookup`
+    /// (for the process environment: `|k| std::env::var(k).ok()`). Empty
+    /// values count as absent.
+    ///
+    /// # Errors
+    /// [`CredentialsError::Missing`] when the key id or secret is absent;
+    /// [`CredentialsError::Invalid`] for a malformed value or expiry.
+    pub fn from_env_vars(
+        lookup: impl Fn(&str) -> Option<String>,
+        issued_at: SystemTime,
+    ) -> Result<Self, CredentialsError> {
+        let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
+        let key = get(env_vars::ACCESS_KEY_ID).ok_or(CredentialsError::Missing(env_vars::ACCESS_KEY_ID))?;
+        let secret = Zeroizing::new(
+            get(env_vars::SECRET_ACCESS_KEY).ok_or(CredentialsError::Missing(env_vars::SECRET_ACCESS_KEY))?,
+        );
+        let mut creds = Self::new(key.trim(), secret.trim(), issued_at)?;
+        if let Some(token) = get(env_vars::SESSION_TOKEN).map(Zeroizing::new) {
+            creds = creds.with_session_token(token.trim())?;
+        }
+        if let Some(exp) = get(env_vars::CREDENTIAL_EXPIRATION) {
+            let expiry = parse_rfc3339(&exp).map_err(|reason| CredentialsError::Invalid {
+                field: env_vars::CREDENTIAL_EXPIRATION,
+                reason,
+            })?;
+            creds = creds.with_expiry(expiry);
+        }
+        if let Some(account) = get(env_vars::ACCOUNT_ID) {
+            creds = creds.with_account_id(account.trim());
+        }
+        Ok(creds)
+    }
+
+    /// The JSON document an AWS CLI `credential_process` prints (`Version: 1`).
+    pub fn to_credential_process_json(&self) -> Zeroizing<String> {
+        self.to_json(Some(1), false)
+    }
+
+    /// Parses a `credential_process` document.
+    ///
+    /// # Errors
+    /// [`CredentialsError`] when the JSON does not parse, `Version` is not 1,
+    /// or a field is missing or malformed.
+    pub fn from_credential_process_json(json: &str, issued_at: SystemTime) -> Result<Self, CredentialsError> {
+        let doc: WireDoc = serde_json::from_str(json).map_err(|e| json_error(&e))?;
+        match doc.version {
+            Some(1) => doc.into_credentials(issued_at),
+            Some(v) => Err(CredentialsError::Invalid {
+                field: "Version",
+                reason: format!("unsupported version {v}, expected 1"),
+            }),
+            None => Err(CredentialsError::Missing("Version")),
+        }
+    }
+
+    /// The boto-style map as JSON: `AccessKeyId`, `SecretAccessKey`,
+    /// `SessionToken`, `Expiration` and `StartTime` (python-stslib's `boto` format).
+    pub fn to_boto_json(&self) -> Zeroizing<String> {
+        self.to_json(None, true)
+    }
+
+    /// Parses the boto-style map (as boto3's `get_credentials()` or an STS
+    /// `Credentials` element in JSON). `StartTime`, when present, becomes
+    /// the issue time; otherwise `issued_at` is used.
+    ///
+    /// # Errors
+    /// [`CredentialsError`] when the JSON does not parse or a field is missing or malformed.
+    pub fn from_boto_json(json: &str, issued_at: SystemTime) -> Result<Self, CredentialsError> {
+        let doc: WireDoc = serde_json::from_str(json).map_err(|e| json_error(&e))?;
+        doc.into_credentials(issued_at)
+    }
+
+    fn to_json(&self, version: Option<u8>, start_time: bool) -> Zeroizing<String> {
+        let expiration = self.expiry.map(format_rfc3339);
+        let start = start_time.then(|| format_rfc3339(self.issued_at));
+        let doc = WireOut {
+            version,
+            access_key_id: &self.access_key_id,
+            secret_access_key: &self.secret_access_key,
+            session_token: self.session_token.as_deref().map(String::as_str),
+            expiration: expiration.as_deref(),
+            start_time: start.as_deref(),
+            account_id: self.account_id.as_deref(),
+        };
+        // Serializing borrowed strings cannot fail.
+        Zeroizing::new(serde_json::to_string(&doc).unwrap_or_default())
+    }
+}
+
+fn json_error(e: &serde_json::Error) -> CredentialsError {
+    // serde_json's messages quote no input values for these structures'
+    // type errors, but be safe: report only the category and position.
+    CredentialsError::Invalid {
+        field: "JSON document",
+        reason: format!("{:?} error at line {} column {}", e.classify(), e.line(), e.column()),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<u8>,
+    access_key_id: &'a str,
+    secret_access_key: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiration: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start_time: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_id: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireDoc {
+    version: Option<u8>,
+    access_key_id: Option<String>,
+    secret_access_key: Option<Zeroizing<String>>,
+    session_token: Option<Zeroizing<String>>,
+    // The AWS CLI also accepts `Token` in container documents.
+    token: Option<Zeroizing<String>>,
+    expiration: Option<String>,
+    start_time: Option<String>,
+    account_id: Option<String>,
+}
+
+impl WireDoc {
+    fn into_credentials(self, issued_at: SystemTime) -> Result<Credentials, CredentialsError> {
+        let time = |field, v: &str| parse_rfc3339(v).map_err(|reason| CredentialsError::Invalid { field, reason });
+        let issued_at = match &self.start_time {
+            Some(s) => time("StartTime", s)?,
+            None => issued_at,
+        };
+        let secret = self.secret_access_key.ok_or(CredentialsError::Missing("SecretAccessKey"))?;
+        let mut creds = Credentials::new(
+            self.access_key_id.ok_or(CredentialsError::Missing("AccessKeyId"))?,
+            secret.as_str(),
+            issued_at,
+        )?;
+        if let Some(token) = self.session_token.or(self.token) {
+            creds = creds.with_session_token(token.as_str())?;
+        }
+        if let Some(exp) = &self.expiration {
+            creds = creds.with_expiry(time("Expiration", exp)?);
+        }
+        if let Some(account) = self.account_id {
+            creds = creds.with_account_id(account);
+        }
+        Ok(creds)
+    }
+}
+
+struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+struct Rfc3339Debug(SystemTime);
+
+impl fmt::Debug for Rfc3339Debug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format_rfc3339(self.0))
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &Redacted)
+            .field("session_token", &self.session_token.as_ref().map(|_| Redacted))
+            .field("expiry", &self.expiry.map(Rfc3339Debug))
+            .field("issued_at", &Rfc3339Debug(self.issued_at))
+            .field("account_id", &self.account_id)
+            .finish()
+    }
+}
+
+impl fmt::Display for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.access_key_id)?;
+        match self.expiry {
+            Some(e) => write!(f, " (expires {})", format_rfc3339(e)),
+            None => f.write_str(" (long-term)"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    const TOKEN: &str = "FwoGZXIvYXdzEXAMPLETOKEN";
+
+    fn t(s: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(s)
+    }
+
+    fn temp() -> Credentials {
+        Credentials::new("ASIAEXAMPLE", SECRET, t(1_795_370_400))
+            .unwrap()
+            .with_session_token(TOKEN)
+            .unwrap()
+            .with_expiry(t(1_795_374_000))
+    }
+
+    #[test]
+    fn debug_is_exact_and_redacted() {
+        assert_eq!(
+            format!("{:?}", temp()),
+            "Credentials { access_key_id: \"ASIAEXAMPLE\", secret_access_key: ** redacted **, \
+             session_token: Some(** redacted **), expiry: Some(2026-11-22T19:00:00Z), \
+             issued_at: 2026-11-22T18:00:00Z, account_id: None }"
+        );
+        let long_term = Credentials::new("AKIAEXAMPLE", SECRET, t(0)).unwrap();
+        assert_eq!(
+            format!("{long_term:?}"),
+            "Credentials { access_key_id: \"AKIAEXAMPLE\", secret_access_key: ** redacted **, \
+             session_token: None, expiry: None, issued_at: 1970-01-01T00:00:00Z, account_id: None }"
+        );
+        let pretty = format!("{:#?}", temp());
+        assert!(!pretty.contains(SECRET) && !pretty.contains(TOKEN));
+        assert_eq!(temp().to_string(), "ASIAEXAMPLE (expires 2026-11-22T19:00:00Z)");
+    }
+
+    #[test]
+    fn rejects_empty_and_non_ascii_fields() {
+        assert_eq!(
+            Credentials::new("", SECRET, t(0)).unwrap_err(),
+            CredentialsError::Missing("access key id")
+        );
+        let err = Credentials::new("AKID", "sec ret", t(0)).unwrap_err();
+        assert!(matches!(err, CredentialsError::Invalid { field: "secret access key", .. }));
+        // The error never echoes the value.
+        assert!(!err.to_string().contains("sec ret"));
+        assert!(Credentials::new("AKID", SECRET, t(0)).unwrap().with_session_token("a\nb").is_err());
+    }
+
+    #[test]
+    fn stslib_accessors() {
+        let c = temp();
+        assert_eq!(c.start(), t(1_795_370_400));
+        assert_eq!(c.end(), Some(t(1_795_374_000)));
+        assert_eq!(c.duration(), Some(Duration::from_secs(3600)));
+        assert!(!c.is_expired_at(t(1_795_373_999)));
+        assert!(c.is_expired_at(t(1_795_374_000)));
+    }
+
+    #[test]
+    fn env_vars_round_trip() {
+        let c = temp().with_account_id("123456789012");
+        let vars: HashMap<_, _> = c.to_env_vars().into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert_eq!(vars["AWS_ACCESS_KEY_ID"], "ASIAEXAMPLE");
+        assert_eq!(vars["AWS_SECRET_ACCESS_KEY"], SECRET);
+        assert_eq!(vars["AWS_SESSION_TOKEN"], TOKEN);
+        assert_eq!(vars["AWS_CREDENTIAL_EXPIRATION"], "2026-11-22T19:00:00Z");
+        assert_eq!(vars["AWS_ACCOUNT_ID"], "123456789012");
+        let back = Credentials::from_env_vars(|k| vars.get(k).cloned(), c.issued_at()).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn env_vars_missing_and_malformed() {
+        let none = Credentials::from_env_vars(|_| None, t(0)).unwrap_err();
+        assert_eq!(none, CredentialsError::Missing("AWS_ACCESS_KEY_ID"));
+        let only_key = Credentials::from_env_vars(|k| (k == "AWS_ACCESS_KEY_ID").then(|| "AKID".into()), t(0));
+        assert_eq!(only_key.unwrap_err(), CredentialsError::Missing("AWS_SECRET_ACCESS_KEY"));
+        let bad_exp = Credentials::from_env_vars(
+            |k| match k {
+                "AWS_ACCESS_KEY_ID" => Some("AKID".into()),
+                "AWS_SECRET_ACCESS_KEY" => Some(SECRET.into()),
+                "AWS_CREDENTIAL_EXPIRATION" => Some("soon".into()),
+                _ => None,
+            },
+            t(0),
+        );
+        assert!(matches!(bad_exp, Err(CredentialsError::Invalid { field: "AWS_CREDENTIAL_EXPIRATION", .. })));
+    }
+
+    #[test]
+    fn credential_process_round_trip() {
+        let c = temp();
+        let json = c.to_credential_process_json();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["Version"], 1);
+        assert_eq!(v["AccessKeyId"], "ASIAEXAMPLE");
+        assert_eq!(v["SecretAccessKey"], SECRET);
+        assert_eq!(v["SessionToken"], TOKEN);
+        assert_eq!(v["Expiration"], "2026-11-22T19:00:00Z");
+        assert_eq!(Credentials::from_credential_process_json(&json, c.issued_at()).unwrap(), c);
+    }
+
+    #[test]
+    fn credential_process_rejects_bad_documents() {
+        let v2 = r#"{"Version":2,"AccessKeyId":"A","SecretAccessKey":"S"}"#;
+        assert!(matches!(
+            Credentials::from_credential_process_json(v2, t(0)),
+            Err(CredentialsError::Invalid { field: "Version", .. })
+        ));
+        let no_version = r#"{"AccessKeyId":"A","SecretAccessKey":"S"}"#;
+        assert_eq!(
+            Credentials::from_credential_process_json(no_version, t(0)).unwrap_err(),
+            CredentialsError::Missing("Version")
+        );
+        let broken = format!(r#"{{"Version":1,"AccessKeyId":"A","SecretAccessKey":"{SECRET}""#);
+        let err = Credentials::from_credential_process_json(&broken, t(0)).unwrap_err();
+        assert!(!err.to_string().contains(SECRET));
+    }
+
+    #[test]
+    fn boto_map_round_trip_with_start_time() {
+        let c = temp();
+        let json = c.to_boto_json();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["StartTime"], "2026-11-22T18:00:00Z");
+        assert_eq!(v["Expiration"], "2026-11-22T19:00:00Z");
+        assert!(v.get("Version").is_none());
+        let back = Credentials::from_boto_json(&json, t(0)).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(back.duration(), Some(Duration::from_secs(3600)));
+        // Fractional seconds, as moto and botocore write them.
+        let frac = r#"{"AccessKeyId":"ASIA","SecretAccessKey":"S","SessionToken":"T","Expiration":"2026-11-22T19:00:00.250000Z"}"#;
+        let f = Credentials::from_boto_json(frac, t(1_795_370_400)).unwrap();
+        assert_eq!(f.duration(), Some(Duration::from_millis(3_600_250)));
+    }
+}

@@ -1,0 +1,462 @@
+//! The read side: a cheap, clonable handle to a role's current credentials.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use tokio::sync::{Notify, broadcast, watch};
+
+use crate::credentials::Credentials;
+use crate::error::{ErrorClass, WaitError};
+
+/// How many refresh events a slow subscriber may fall behind before it
+/// misses some (it then sees `RecvError::Lagged`).
+pub const EVENT_CAPACITY: usize = 64;
+
+/// Whether the credentials in a snapshot can be used.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CredentialsState {
+    /// No credentials yet: the first fetch has not succeeded.
+    NotLoaded,
+    /// Credentials from the latest successful refresh.
+    Fresh,
+    /// The source kept failing past the credentials' expiry; they were
+    /// extended (static stability) and may be rejected by AWS.
+    Extended,
+    /// The credentials expired and were not extended (strict mode).
+    Expired,
+}
+
+impl CredentialsState {
+    /// Stable lower-case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CredentialsState::NotLoaded => "not_loaded",
+            CredentialsState::Fresh => "fresh",
+            CredentialsState::Extended => "extended",
+            CredentialsState::Expired => "expired",
+        }
+    }
+
+    /// Whether credentials in this state should be used.
+    pub const fn is_usable(self) -> bool {
+        matches!(self, CredentialsState::Fresh | CredentialsState::Extended)
+    }
+}
+
+impl fmt::Display for CredentialsState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The latest failed refresh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastError {
+    /// What kind of failure.
+    pub class: ErrorClass,
+    /// What happened (never a secret).
+    pub message: Arc<str>,
+    /// When.
+    pub at: SystemTime,
+}
+
+/// Everything a reader may want to know about a role, as of the latest change.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub(crate) role: Arc<str>,
+    pub(crate) source: Arc<str>,
+    pub(crate) credentials: Option<Arc<Credentials>>,
+    pub(crate) state: CredentialsState,
+    pub(crate) last_error: Option<LastError>,
+    pub(crate) last_success: Option<SystemTime>,
+    pub(crate) next_refresh: Option<SystemTime>,
+    pub(crate) consecutive_failures: u32,
+    pub(crate) extensions: u64,
+    pub(crate) restarts: u64,
+    pub(crate) generation: u64,
+    /// The generation at which the current credentials were first published.
+    pub(crate) credentials_generation: u64,
+}
+
+impl Snapshot {
+    pub(crate) fn empty(role: Arc<str>, source: Arc<str>) -> Self {
+        Self {
+            role,
+            source,
+            credentials: None,
+            state: CredentialsState::NotLoaded,
+            last_error: None,
+            last_success: None,
+            next_refresh: None,
+            consecutive_failures: 0,
+            extensions: 0,
+            restarts: 0,
+            generation: 0,
+            credentials_generation: 0,
+        }
+    }
+
+    /// The role's name.
+    pub fn role(&self) -> &str {
+        &self.role
+    }
+
+    /// The source's name (`env`, `sts`, `imds`, …).
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The current credentials, if any have been loaded. Check
+    /// [`state`](Self::state) before trusting them.
+    pub fn credentials(&self) -> Option<&Credentials> {
+        self.credentials.as_deref()
+    }
+
+    /// The credentials if they are usable ([`CredentialsState::is_usable`]).
+    pub fn usable_credentials(&self) -> Option<&Credentials> {
+        self.credentials().filter(|_| self.state.is_usable())
+    }
+
+    /// Whether the credentials are fresh, extended, expired or not loaded.
+    pub fn state(&self) -> CredentialsState {
+        self.state
+    }
+
+    /// The latest failed refresh, kept after a later success for inspection.
+    pub fn last_error(&self) -> Option<&LastError> {
+        self.last_error.as_ref()
+    }
+
+    /// The class of the latest failed refresh.
+    pub fn last_error_class(&self) -> Option<ErrorClass> {
+        self.last_error.as_ref().map(|e| e.class)
+    }
+
+    /// When the latest successful refresh finished.
+    pub fn last_success(&self) -> Option<SystemTime> {
+        self.last_success
+    }
+
+    /// When the next refresh (or retry) is scheduled.
+    pub fn next_refresh(&self) -> Option<SystemTime> {
+        self.next_refresh
+    }
+
+    /// Failed refreshes since the latest success.
+    pub fn consecutive_failures(&self) -> u32 {
+        self.consecutive_failures
+    }
+
+    /// How many times credentials were extended past their expiry.
+    pub fn extensions(&self) -> u64 {
+        self.extensions
+    }
+
+    /// How many times the supervisor restarted this role's refresher.
+    pub fn restarts(&self) -> u64 {
+        self.restarts
+    }
+
+    /// Counts published changes; a new value means a new snapshot.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+/// What happened in a refresh, as told to [`CredentialsHandle::subscribe`]rs.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshEventKind {
+    /// New credentials were published.
+    Refreshed {
+        /// Their expiry.
+        expiry: Option<SystemTime>,
+    },
+    /// A refresh succeeded after failures.
+    Recovered {
+        /// How many refreshes had failed in a row.
+        after_failures: u32,
+    },
+    /// A refresh failed; the last good credentials are still served.
+    Failed {
+        /// What kind of failure.
+        class: ErrorClass,
+        /// Failures in a row, this one included.
+        consecutive_failures: u32,
+    },
+    /// Expired credentials were extended (static stability).
+    Extended {
+        /// The new expiry.
+        until: SystemTime,
+    },
+    /// Credentials expired and were not extended (strict mode).
+    Expired,
+}
+
+/// One refresh event of one role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshEvent {
+    /// The role's name.
+    pub role: Arc<str>,
+    /// What happened.
+    pub kind: RefreshEventKind,
+    /// The snapshot generation published with it.
+    pub generation: u64,
+}
+
+/// State shared between a role's handles and its refresher actor.
+pub(crate) struct Shared {
+    pub(crate) snapshot: ArcSwap<Snapshot>,
+    pub(crate) events: broadcast::Sender<RefreshEvent>,
+    pub(crate) published: watch::Sender<u64>,
+    /// Wakes the actor: an invalidation arrived.
+    pub(crate) invalidate: Notify,
+    /// The highest generation a reader declared bad.
+    pub(crate) invalidated_generation: AtomicU64,
+    /// Invalidation calls, for metrics.
+    pub(crate) invalidations: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn new(role: Arc<str>, source: Arc<str>) -> Arc<Self> {
+        Arc::new(Self {
+            snapshot: ArcSwap::from_pointee(Snapshot::empty(role, source)),
+            events: broadcast::channel(EVENT_CAPACITY).0,
+            published: watch::channel(0).0,
+            invalidate: Notify::new(),
+            invalidated_generation: AtomicU64::new(0),
+            invalidations: AtomicU64::new(0),
+        })
+    }
+
+    /// Publishes a snapshot (generation bumped here) and its events.
+    /// `new_credentials` marks credentials fetched now (not extended ones).
+    /// Only the role's actor (or the supervisor while no actor runs) calls
+    /// this, so the read-modify-write of the generation does not race.
+    /// Order matters: store first, so an event receiver that loads sees the
+    /// new snapshot; then wake `wait_ready` callers; then tell subscribers.
+    pub(crate) fn publish(&self, mut next: Snapshot, new_credentials: bool, events: &[RefreshEventKind]) -> u64 {
+        let generation = self.snapshot.load().generation + 1;
+        next.generation = generation;
+        if new_credentials {
+            next.credentials_generation = generation;
+        }
+        let role = next.role.clone();
+        self.snapshot.store(Arc::new(next));
+        self.published.send_replace(generation);
+        for kind in events {
+            // No subscribers is fine.
+            let _ = self.events.send(RefreshEvent {
+                role: role.clone(),
+                kind: kind.clone(),
+                generation,
+            });
+        }
+        generation
+    }
+}
+
+/// A guard over the current snapshot, returned by [`CredentialsHandle::load`].
+///
+/// It derefs to [`Snapshot`]. Holding it is cheap but pins that snapshot in
+/// memory and uses one of the thread's few fast arc-swap slots: drop it
+/// soon, and never hold it across an `.await` (use
+/// [`CredentialsHandle::load_full`] for that).
+pub struct SnapshotGuard {
+    guard: arc_swap::Guard<Arc<Snapshot>>,
+}
+
+impl Deref for SnapshotGuard {
+    type Target = Snapshot;
+
+    #[inline]
+    fn deref(&self) -> &Snapshot {
+        &self.guard
+    }
+}
+
+impl fmt::Debug for SnapshotGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self.guard, f)
+    }
+}
+
+/// A cheap, clonable, `Send + Sync` reader of one role's credentials.
+///
+/// Clone one into every worker. Reads never lock, await, allocate or touch
+/// the network: the refresher actor publishes new snapshots through
+/// [`arc_swap`], and [`load`](Self::load) reads the latest one.
+///
+/// ```
+/// # use credrefresh::{Refresher, sources::StaticSource, Credentials};
+/// # use std::time::SystemTime;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let creds = Credentials::new("AKIDEXAMPLE", "secret", SystemTime::UNIX_EPOCH)?;
+/// let refresher = Refresher::builder().role("app", StaticSource::new(creds)).start()?;
+/// let handle = refresher.handle("app").expect("configured above");
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// # rt.block_on(handle.wait_ready(std::time::Duration::from_secs(5)))?;
+/// let snapshot = handle.load();
+/// if let Some(c) = snapshot.usable_credentials() {
+///     assert_eq!(c.access_key_id(), "AKIDEXAMPLE");
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct CredentialsHandle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for CredentialsHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.shared.snapshot.load();
+        f.debug_struct("CredentialsHandle")
+            .field("role", &s.role)
+            .field("source", &s.source)
+            .field("state", &s.state)
+            .field("generation", &s.generation)
+            .finish()
+    }
+}
+
+impl CredentialsHandle {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    /// The current snapshot: no lock, no await, no allocation.
+    ///
+    /// The guard must not be held across `.await`; see [`SnapshotGuard`].
+    #[inline]
+    pub fn load(&self) -> SnapshotGuard {
+        SnapshotGuard {
+            guard: self.shared.snapshot.load(),
+        }
+    }
+
+    /// The current snapshot as an owned `Arc`, to keep across `.await` or for
+    /// long. Costs a reference-count increment, which contends when many
+    /// threads do it at once: prefer [`load`](Self::load) on hot paths.
+    pub fn load_full(&self) -> Arc<Snapshot> {
+        self.shared.snapshot.load_full()
+    }
+
+    /// The role's name.
+    pub fn role(&self) -> Arc<str> {
+        self.shared.snapshot.load().role.clone()
+    }
+
+    /// Waits until usable credentials are published, up to `timeout`.
+    ///
+    /// # Errors
+    /// [`WaitError::TimedOut`] (with the last error class) when none arrive
+    /// in time; [`WaitError::Stopped`] when the refresher is gone.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<Arc<Snapshot>, WaitError> {
+        let mut published = self.shared.published.subscribe();
+        let wait = async {
+            loop {
+                let snapshot = self.load_full();
+                if snapshot.state.is_usable() {
+                    return Ok(snapshot);
+                }
+                if published.changed().await.is_err() {
+                    return Err(WaitError::Stopped);
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(result) => result,
+            Err(_) => Err(WaitError::TimedOut {
+                last_error: self.load().last_error_class(),
+            }),
+        }
+    }
+
+    /// Refresh events of this role: refreshed, recovered, failed, extended,
+    /// expired. Events sent before the call are not seen.
+    pub fn subscribe(&self) -> broadcast::Receiver<RefreshEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// Declares the current credentials bad (a service rejected them) and
+    /// asks for a refresh as soon as the invalidation cooldown allows.
+    ///
+    /// Cheap and safe to call from every worker at once: calls made about
+    /// the same credentials cause one fetch, and calls about credentials
+    /// already replaced cause none.
+    pub fn invalidate(&self) {
+        let generation = self.shared.snapshot.load().credentials_generation;
+        self.shared.invalidations.fetch_add(1, Ordering::Relaxed);
+        if generation == 0 {
+            // Nothing loaded yet: the refresher is already trying.
+            return;
+        }
+        let before = self.shared.invalidated_generation.fetch_max(generation, Ordering::AcqRel);
+        if before < generation {
+            self.shared.invalidate.notify_one();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> Arc<Shared> {
+        Shared::new("app".into(), "static".into())
+    }
+
+    #[test]
+    fn handle_is_send_sync_clone() {
+        fn check<T: Send + Sync + Clone + 'static>() {}
+        check::<CredentialsHandle>();
+    }
+
+    #[test]
+    fn publish_bumps_generation_and_sends_events() {
+        let s = shared();
+        let h = CredentialsHandle::new(s.clone());
+        let mut rx = h.subscribe();
+        assert_eq!(h.load().generation(), 0);
+        assert_eq!(h.load().state(), CredentialsState::NotLoaded);
+        let snap = Snapshot::empty("app".into(), "static".into());
+        let g = s.publish(snap, false, &[RefreshEventKind::Expired]);
+        assert_eq!(g, 1);
+        assert_eq!(h.load().generation(), 1);
+        let ev = rx.try_recv().unwrap();
+        assert_eq!(ev.generation, 1);
+        assert_eq!(&*ev.role, "app");
+    }
+
+    #[test]
+    fn invalidate_notifies_once_per_generation() {
+        let s = shared();
+        let h = CredentialsHandle::new(s.clone());
+        s.publish(Snapshot::empty("app".into(), "static".into()), true, &[]);
+        for _ in 0..100 {
+            h.invalidate();
+        }
+        assert_eq!(s.invalidated_generation.load(Ordering::Relaxed), 1);
+        assert_eq!(s.invalidations.load(Ordering::Relaxed), 100);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn wait_ready_times_out_with_last_error() {
+        let s = shared();
+        let h = CredentialsHandle::new(s.clone());
+        let mut snap = Snapshot::empty("app".into(), "static".into());
+        snap.last_error = Some(LastError {
+            class: ErrorClass::Throttled,
+            message: "slow down".into(),
+            at: SystemTime::UNIX_EPOCH,
+        });
+        s.publish(snap, false, &[]);
+        let err = h.wait_ready(Duration::from_secs(10)).await.unwrap_err();
+        assert_eq!(err, WaitError::TimedOut { last_error: Some(ErrorClass::Throttled) });
+    }
+}

@@ -1,0 +1,60 @@
+//! # credrefresh
+//!
+//! Keeps AWS credentials fresh inside long-running async servers.
+//!
+//! A server builds one [`Refresher`], names the roles it needs and where
+//! each comes from, and clones a [`CredentialsHandle`] into every worker.
+//! Inside, an actix supervisor runs one refresher actor per role: each
+//! refreshes ahead of expiry with jitter, retries with exponential backoff,
+//! keeps serving (and extends, and says so) the last good credentials when
+//! the source is down, and emits metrics. Credentials are published through
+//! [`arc_swap`], so [`CredentialsHandle::load`] never locks, awaits,
+//! allocates or waits on the network.
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use credrefresh::{Credentials, CredentialsState, Refresher, sources::StaticSource};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let base = Credentials::new("AKIDEXAMPLE", "example-secret", SystemTime::UNIX_EPOCH)?;
+//! let refresher = Refresher::builder().role("app", StaticSource::new(base)).start()?;
+//! let handle = refresher.handle("app").expect("configured above");
+//!
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! rt.block_on(handle.wait_ready(Duration::from_secs(5)))?;
+//!
+//! // On the hot path, in any thread:
+//! let snapshot = handle.load();
+//! assert_eq!(snapshot.state(), CredentialsState::Fresh);
+//! assert_eq!(snapshot.credentials().unwrap().access_key_id(), "AKIDEXAMPLE");
+//! # Ok(()) }
+//! ```
+//!
+//! See [`policy`] for when refreshes happen and what happens on failure,
+//! and [`metrics`] for what is measured.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod actor;
+pub mod backoff;
+pub mod clock;
+mod credentials;
+mod error;
+mod handle;
+pub mod metrics;
+pub mod policy;
+mod refresher;
+mod source;
+pub mod sources;
+mod supervisor;
+
+pub use credentials::{Credentials, CredentialsError, REDACTED, env_vars};
+pub use error::{BuildError, ErrorClass, SourceError, WaitError};
+pub use handle::{
+    CredentialsHandle, CredentialsState, EVENT_CAPACITY, LastError, RefreshEvent, RefreshEventKind, Snapshot,
+    SnapshotGuard,
+};
+pub use policy::RefreshPolicy;
+pub use refresher::{DEFAULT_START_TIMEOUT, Refresher, RefresherBuilder};
+pub use source::{FetchContext, FetchFuture, Source};

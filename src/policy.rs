@@ -1,0 +1,348 @@
+//! When to refresh, and what to do when refreshing fails: pure functions of
+//! an injected time and random source.
+//!
+//! # Why the refresh window scales with the lifetime
+//! A fixed margin fails at both ends: 15 minutes ahead of expiry is a refresh
+//! loop for a 900 s session (aws-sdk-net#4313), and 10 seconds ahead of
+//! expiry leaves no room to ride out STS throttling (aws-sdk-java-v2#5247).
+//! credrefresh refreshes when `expiry − window − jitter` is reached, where the
+//! window is a quarter of the lifetime, capped at 15 minutes, and the jitter
+//! adds up to half a window more. A credential is therefore never refreshed
+//! before 62.5 % of its life has passed, and an hour-long one is refreshed
+//! 15 to 22.5 minutes before it expires.
+//!
+//! # Static stability
+//! When credentials reach their expiry while the source keeps failing, they
+//! are extended by 5 to 15 minutes (random), the snapshot says so, and a
+//! warning with the text [`EXTENSION_WARNING`] is logged. Credentials that are
+//! not expired are never extended (smithy-rs#2687). With
+//! [`RefreshPolicy::strict`] they are not extended at all and readers see
+//! [`CredentialsState::Expired`](crate::CredentialsState::Expired).
+
+use std::time::{Duration, SystemTime};
+
+use crate::backoff::BackoffConfig;
+use crate::clock::{Random, clamp_unit};
+use crate::error::BuildError;
+
+/// Default fraction of the credential lifetime refreshed ahead of expiry: 0.25.
+pub const DEFAULT_REFRESH_WINDOW_FRACTION: f64 = 0.25;
+/// Default cap on the refresh window: 15 minutes.
+pub const DEFAULT_MAX_REFRESH_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Default refresh jitter, as a fraction of the window: up to half a window earlier.
+pub const DEFAULT_REFRESH_JITTER: f64 = 0.5;
+/// Default refresh interval for credentials without an expiry (environment,
+/// static): 5 minutes, as rusoto re-read the environment.
+pub const DEFAULT_NO_EXPIRY_REFRESH_INTERVAL: Duration = Duration::from_secs(5 * 60);
+/// Default shortest extension of expired credentials: 5 minutes.
+pub const DEFAULT_EXTENSION_MIN: Duration = Duration::from_secs(5 * 60);
+/// Default random part of an extension: up to 10 more minutes (5–15 in all).
+pub const DEFAULT_EXTENSION_JITTER: Duration = Duration::from_secs(10 * 60);
+/// Default limit on one fetch, after which it counts as a timeout: 30 s.
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time credentials are kept before an invalidation may replace
+/// them: 5 s. It stops a service that rejects every key from driving one
+/// STS call per request (rusoto#1179).
+pub const DEFAULT_INVALIDATION_COOLDOWN: Duration = Duration::from_secs(5);
+
+/// The warning logged (at `warn` level, with the role name as a field) each
+/// time expired credentials are extended because the source is failing.
+pub const EXTENSION_WARNING: &str =
+    "credentials expired while the source is failing; extending them to keep serving (static stability)";
+
+/// The warning logged when credentials expire in strict mode.
+pub const EXPIRED_STRICT_WARNING: &str =
+    "credentials expired while the source is failing; strict mode: not extending them";
+
+/// How and when credentials are refreshed. Every field defaults to the
+/// `DEFAULT_*` constant of this module named in its setter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshPolicy {
+    window_fraction: f64,
+    max_window: Duration,
+    refresh_jitter: f64,
+    no_expiry_interval: Duration,
+    backoff: BackoffConfig,
+    extension_min: Duration,
+    extension_jitter: Duration,
+    strict: bool,
+    fetch_timeout: Duration,
+    invalidation_cooldown: Duration,
+}
+
+impl Default for RefreshPolicy {
+    fn default() -> Self {
+        Self {
+            window_fraction: DEFAULT_REFRESH_WINDOW_FRACTION,
+            max_window: DEFAULT_MAX_REFRESH_WINDOW,
+            refresh_jitter: DEFAULT_REFRESH_JITTER,
+            no_expiry_interval: DEFAULT_NO_EXPIRY_REFRESH_INTERVAL,
+            backoff: BackoffConfig::default(),
+            extension_min: DEFAULT_EXTENSION_MIN,
+            extension_jitter: DEFAULT_EXTENSION_JITTER,
+            strict: false,
+            fetch_timeout: DEFAULT_FETCH_TIMEOUT,
+            invalidation_cooldown: DEFAULT_INVALIDATION_COOLDOWN,
+        }
+    }
+}
+
+impl RefreshPolicy {
+    /// Fraction of the lifetime to refresh ahead of expiry, in `(0, 0.5]`.
+    /// Defaults to [`DEFAULT_REFRESH_WINDOW_FRACTION`].
+    pub fn window_fraction(mut self, fraction: f64) -> Self {
+        self.window_fraction = fraction;
+        self
+    }
+
+    /// Cap on the refresh window. Defaults to [`DEFAULT_MAX_REFRESH_WINDOW`].
+    pub fn max_window(mut self, max: Duration) -> Self {
+        self.max_window = max;
+        self
+    }
+
+    /// Extra random lead, as a fraction of the window, in `[0, 1]`.
+    /// Defaults to [`DEFAULT_REFRESH_JITTER`].
+    pub fn refresh_jitter(mut self, fraction: f64) -> Self {
+        self.refresh_jitter = fraction;
+        self
+    }
+
+    /// Refresh interval for credentials without an expiry.
+    /// Defaults to [`DEFAULT_NO_EXPIRY_REFRESH_INTERVAL`].
+    pub fn no_expiry_interval(mut self, interval: Duration) -> Self {
+        self.no_expiry_interval = interval;
+        self
+    }
+
+    /// Retry backoff. Defaults to [`BackoffConfig::default`].
+    pub fn backoff(mut self, backoff: BackoffConfig) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Extension of expired credentials: at least `min`, plus up to `jitter`.
+    /// Defaults to [`DEFAULT_EXTENSION_MIN`] and [`DEFAULT_EXTENSION_JITTER`].
+    pub fn extension(mut self, min: Duration, jitter: Duration) -> Self {
+        self.extension_min = min;
+        self.extension_jitter = jitter;
+        self
+    }
+
+    /// Never extend expired credentials; readers see
+    /// [`CredentialsState::Expired`](crate::CredentialsState::Expired) instead. Defaults to `false`.
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// Limit on one fetch. Defaults to [`DEFAULT_FETCH_TIMEOUT`].
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch_timeout = timeout;
+        self
+    }
+
+    /// How long fresh credentials are kept despite invalidations.
+    /// Defaults to [`DEFAULT_INVALIDATION_COOLDOWN`].
+    pub fn invalidation_cooldown(mut self, cooldown: Duration) -> Self {
+        self.invalidation_cooldown = cooldown;
+        self
+    }
+
+    /// Whether extension is off.
+    pub fn is_strict(&self) -> bool {
+        self.strict
+    }
+
+    /// The backoff settings.
+    pub fn backoff_config(&self) -> &BackoffConfig {
+        &self.backoff
+    }
+
+    /// The fetch timeout.
+    pub fn fetch_timeout_value(&self) -> Duration {
+        self.fetch_timeout
+    }
+
+    /// The invalidation cooldown.
+    pub fn invalidation_cooldown_value(&self) -> Duration {
+        self.invalidation_cooldown
+    }
+
+    /// Checks every setting.
+    ///
+    /// # Errors
+    /// [`BuildError::InvalidPolicy`] when the window fraction is outside
+    /// `(0, 0.5]`, the refresh jitter outside `[0, 1]`, the no-expiry interval,
+    /// fetch timeout or extension minimum is zero, or the backoff is invalid.
+    pub fn validate(&self) -> Result<(), BuildError> {
+        let bad = |m: &str| Err(BuildError::InvalidPolicy(m.to_string()));
+        if !(self.window_fraction > 0.0 && self.window_fraction <= 0.5) {
+            return bad("refresh window fraction must be within (0, 0.5]");
+        }
+        if !(0.0..=1.0).contains(&self.refresh_jitter) {
+            return bad("refresh jitter must be within [0, 1]");
+        }
+        if self.no_expiry_interval.is_zero() {
+            return bad("no-expiry refresh interval must be above zero");
+        }
+        if self.fetch_timeout.is_zero() {
+            return bad("fetch timeout must be above zero");
+        }
+        if self.extension_min.is_zero() {
+            return bad("extension must be above zero");
+        }
+        self.backoff.validate()
+    }
+
+    /// When to refresh credentials fetched at `now` that expire at `expiry`.
+    ///
+    /// Always after `now`, and strictly before `expiry` when `expiry > now`.
+    pub fn refresh_at(&self, now: SystemTime, expiry: Option<SystemTime>, random: &dyn Random) -> SystemTime {
+        let Some(expiry) = expiry else {
+            return now + self.no_expiry_interval;
+        };
+        let Ok(lifetime) = expiry.duration_since(now) else {
+            return now;
+        };
+        let window = lifetime.mul_f64(self.window_fraction).min(self.max_window);
+        let lead = window + window.mul_f64(self.refresh_jitter * clamp_unit(random.unit()));
+        expiry - lead
+    }
+
+    /// The new expiry for credentials that expired at `expiry` while the
+    /// source is failing, or `None` when they must not be extended (strict
+    /// mode, no expiry, or not yet expired at `now`).
+    pub fn extend(&self, now: SystemTime, expiry: Option<SystemTime>, random: &dyn Random) -> Option<SystemTime> {
+        let expiry = expiry?;
+        if self.strict || expiry > now {
+            return None;
+        }
+        Some(now + self.extension_min + self.extension_jitter.mul_f64(clamp_unit(random.unit())))
+    }
+
+    /// When an invalidation of credentials issued at `issued_at` may be
+    /// served: now, or when the cooldown since issue has passed.
+    pub fn invalidation_refresh_at(&self, now: SystemTime, issued_at: SystemTime) -> SystemTime {
+        (issued_at + self.invalidation_cooldown).max(now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedRandom;
+    use proptest::prelude::*;
+
+    fn t(s: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(s)
+    }
+
+    const NOW: u64 = 1_800_000_000;
+
+    #[test]
+    fn hour_long_credentials_refresh_15_to_22_5_minutes_early() {
+        let p = RefreshPolicy::default();
+        let exp = Some(t(NOW + 3600));
+        assert_eq!(p.refresh_at(t(NOW), exp, &FixedRandom::new(0.0)), t(NOW + 3600 - 900));
+        assert_eq!(p.refresh_at(t(NOW), exp, &FixedRandom::new(0.5)), t(NOW + 3600 - 900 - 225));
+    }
+
+    #[test]
+    fn fifteen_minute_sessions_do_not_loop() {
+        let p = RefreshPolicy::default();
+        // 900 s: window 225 s, at most 112.5 s of jitter on top.
+        let early = p.refresh_at(t(NOW), Some(t(NOW + 900)), &FixedRandom::new(0.999_999));
+        assert!(early >= t(NOW + 562), "{:?}", early.duration_since(t(NOW)));
+        assert_eq!(p.refresh_at(t(NOW), Some(t(NOW + 900)), &FixedRandom::new(0.0)), t(NOW + 675));
+    }
+
+    #[test]
+    fn twelve_hour_sessions_use_the_capped_window() {
+        let p = RefreshPolicy::default();
+        assert_eq!(
+            p.refresh_at(t(NOW), Some(t(NOW + 43_200)), &FixedRandom::new(0.0)),
+            t(NOW + 43_200 - 900)
+        );
+    }
+
+    #[test]
+    fn no_expiry_and_past_expiry() {
+        let p = RefreshPolicy::default();
+        assert_eq!(p.refresh_at(t(NOW), None, &FixedRandom::new(0.3)), t(NOW + 300));
+        assert_eq!(p.refresh_at(t(NOW), Some(t(NOW - 5)), &FixedRandom::new(0.3)), t(NOW));
+    }
+
+    #[test]
+    fn extension_only_after_expiry_and_never_in_strict_mode() {
+        let p = RefreshPolicy::default();
+        let r = FixedRandom::new(0.5);
+        assert_eq!(p.extend(t(NOW), Some(t(NOW + 1)), &r), None);
+        assert_eq!(p.extend(t(NOW), None, &r), None);
+        assert_eq!(p.extend(t(NOW), Some(t(NOW)), &r), Some(t(NOW + 300 + 300)));
+        assert_eq!(p.extend(t(NOW), Some(t(NOW - 60)), &FixedRandom::new(0.0)), Some(t(NOW + 300)));
+        assert_eq!(p.clone().strict(true).extend(t(NOW), Some(t(NOW - 60)), &r), None);
+    }
+
+    #[test]
+    fn invalidation_cooldown() {
+        let p = RefreshPolicy::default();
+        assert_eq!(p.invalidation_refresh_at(t(NOW), t(NOW - 1)), t(NOW + 4));
+        assert_eq!(p.invalidation_refresh_at(t(NOW), t(NOW - 60)), t(NOW));
+    }
+
+    #[test]
+    fn validation() {
+        assert!(RefreshPolicy::default().validate().is_ok());
+        assert!(RefreshPolicy::default().window_fraction(0.0).validate().is_err());
+        assert!(RefreshPolicy::default().window_fraction(0.6).validate().is_err());
+        assert!(RefreshPolicy::default().window_fraction(f64::NAN).validate().is_err());
+        assert!(RefreshPolicy::default().refresh_jitter(-0.1).validate().is_err());
+        assert!(RefreshPolicy::default().fetch_timeout(Duration::ZERO).validate().is_err());
+        assert!(RefreshPolicy::default().no_expiry_interval(Duration::ZERO).validate().is_err());
+        assert!(
+            RefreshPolicy::default()
+                .extension(Duration::ZERO, Duration::ZERO)
+                .validate()
+                .is_err()
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn refresh_is_after_now_and_before_expiry(
+            lifetime_ms in 1u64..(48 * 3600 * 1000),
+            fraction in 0.01f64..=0.5,
+            jitter in 0.0f64..=1.0,
+            u in 0.0f64..1.0,
+        ) {
+            let p = RefreshPolicy::default().window_fraction(fraction).refresh_jitter(jitter);
+            let now = t(NOW);
+            let expiry = now + Duration::from_millis(lifetime_ms);
+            let at = p.refresh_at(now, Some(expiry), &FixedRandom::new(u));
+            prop_assert!(at >= now);
+            prop_assert!(at < expiry);
+            // Never before (1 - 2 × fraction) of the lifetime: no refresh loop.
+            let min_wait = Duration::from_millis(lifetime_ms).mul_f64(1.0 - 2.0 * fraction);
+            prop_assert!(at + Duration::from_millis(1) >= now + min_wait);
+        }
+
+        #[test]
+        fn extension_only_for_expired(
+            offset_s in -10_000i64..10_000,
+            u in 0.0f64..1.0,
+        ) {
+            let p = RefreshPolicy::default();
+            let now = t(NOW);
+            let expiry = if offset_s >= 0 { now + Duration::from_secs(offset_s as u64) } else { now - Duration::from_secs((-offset_s) as u64) };
+            match p.extend(now, Some(expiry), &FixedRandom::new(u)) {
+                Some(new) => {
+                    prop_assert!(expiry <= now);
+                    prop_assert!(new >= now + DEFAULT_EXTENSION_MIN);
+                    prop_assert!(new <= now + DEFAULT_EXTENSION_MIN + DEFAULT_EXTENSION_JITTER);
+                }
+                None => prop_assert!(expiry > now),
+            }
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! The public façade: build, start, add and remove roles, shut down.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use crate::clock::{Clock, Random, SystemClock, ThreadRandom};
+use crate::error::BuildError;
+use crate::handle::{CredentialsHandle, Shared};
+use crate::policy::RefreshPolicy;
+use crate::source::Source;
+use crate::supervisor::{AddRole, RemoveRole, Shutdown, Supervisor};
+
+/// How long [`RefresherBuilder::start`] waits for the actor thread to come up.
+pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the supervisor needs to run one role.
+#[derive(Clone)]
+pub(crate) struct RoleSpec {
+    pub(crate) name: Arc<str>,
+    pub(crate) source: Arc<dyn Source>,
+    pub(crate) policy: Arc<RefreshPolicy>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// The injected time and random sources, shared by every actor.
+#[derive(Clone)]
+pub(crate) struct Runtime {
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) random: Arc<dyn Random>,
+}
+
+/// Configures and starts a [`Refresher`].
+///
+/// ```
+/// use credrefresh::{Refresher, RefreshPolicy, sources::EnvSource};
+/// # fn main() -> Result<(), credrefresh::BuildError> {
+/// let refresher = Refresher::builder()
+///     .policy(RefreshPolicy::default())
+///     .role("app", EnvSource::new())
+///     .start()?;
+/// let handle = refresher.handle("app").expect("configured above");
+/// println!("state now: {}", handle.load().state());
+/// refresher.shutdown();
+/// # Ok(()) }
+/// ```
+pub struct RefresherBuilder {
+    roles: Vec<(Arc<str>, Arc<dyn Source>, Option<RefreshPolicy>)>,
+    policy: RefreshPolicy,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+}
+
+impl fmt::Debug for RefresherBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefresherBuilder")
+            .field("roles", &self.roles.iter().map(|r| &*r.0).collect::<Vec<_>>())
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RefresherBuilder {
+    /// Adds a role named `name` whose credentials come from `source`, under
+    /// the builder's policy.
+    pub fn role(mut self, name: impl Into<Arc<str>>, source: impl Source) -> Self {
+        self.roles.push((name.into(), Arc::new(source), None));
+        self
+    }
+
+    /// Adds a role with a policy of its own.
+    pub fn role_with_policy(mut self, name: impl Into<Arc<str>>, source: impl Source, policy: RefreshPolicy) -> Self {
+        self.roles.push((name.into(), Arc::new(source), Some(policy)));
+        self
+    }
+
+    /// The policy of roles without one of their own. Defaults to
+    /// [`RefreshPolicy::default`].
+    pub fn policy(mut self, policy: RefreshPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The clock every decision reads. Defaults to [`SystemClock`]; tests
+    /// under paused Tokio time use [`TokioClock`](crate::clock::TokioClock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The random source for jitter. Defaults to [`ThreadRandom`].
+    pub fn random(mut self, random: Arc<dyn Random>) -> Self {
+        self.random = random;
+        self
+    }
+
+    fn prepare(self) -> Result<(Runtime, RefreshPolicy, Vec<RoleSpec>), BuildError> {
+        self.policy.validate()?;
+        let mut names = std::collections::HashSet::new();
+        let mut specs = Vec::with_capacity(self.roles.len());
+        for (name, source, policy) in self.roles {
+            let policy = policy.unwrap_or_else(|| self.policy.clone());
+            specs.push(make_spec(&mut names, name, source, policy)?);
+        }
+        let runtime = Runtime {
+            clock: self.clock,
+            random: self.random,
+        };
+        Ok((runtime, self.policy, specs))
+    }
+
+    /// Starts the actor system on a dedicated thread and returns once the
+    /// supervisor is running. Works from any context: a plain `main`, a
+    /// Tokio runtime, an actix-web server.
+    ///
+    /// # Errors
+    /// [`BuildError`] for an invalid policy, an empty or duplicate role
+    /// name, or a thread that could not start.
+    pub fn start(self) -> Result<Refresher, BuildError> {
+        let (runtime, policy, specs) = self.prepare()?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let rt = runtime.clone();
+        let thread = std::thread::Builder::new()
+            .name("credrefresh".into())
+            .spawn(move || {
+                let system = actix_rt::System::new();
+                let addr = system.block_on(async move { Supervisor::new(rt).start() });
+                if tx.send((actix_rt::System::current(), addr)).is_err() {
+                    return;
+                }
+                if let Err(e) = system.run() {
+                    tracing::error!(error = %e, "credrefresh actor system stopped with an error");
+                }
+            })
+            .map_err(|e| BuildError::Start(e.to_string()))?;
+        let (system, supervisor) = rx
+            .recv_timeout(DEFAULT_START_TIMEOUT)
+            .map_err(|e| BuildError::Start(e.to_string()))?;
+        Ok(Refresher::new(
+            supervisor,
+            Mode::Thread {
+                system,
+                thread: Some(thread),
+            },
+            runtime,
+            policy,
+            specs,
+        ))
+    }
+
+    /// Starts the supervisor on the current actix arbiter instead of a
+    /// thread of its own: for an actix-web app that wants its refreshes on
+    /// its own system. Must be called from inside a running actix system.
+    ///
+    /// # Errors
+    /// [`BuildError::NoActixSystem`] outside an actix system, and as [`start`](Self::start).
+    pub fn start_local(self) -> Result<Refresher, BuildError> {
+        let (runtime, policy, specs) = self.prepare()?;
+        if actix_rt::System::try_current().is_none() || actix_rt::Arbiter::try_current().is_none() {
+            return Err(BuildError::NoActixSystem);
+        }
+        let supervisor = Supervisor::new(runtime.clone()).start();
+        Ok(Refresher::new(supervisor, Mode::Local, runtime, policy, specs))
+    }
+}
+
+fn make_spec(
+    names: &mut std::collections::HashSet<Arc<str>>,
+    name: Arc<str>,
+    source: Arc<dyn Source>,
+    policy: RefreshPolicy,
+) -> Result<RoleSpec, BuildError> {
+    if name.trim().is_empty() {
+        return Err(BuildError::EmptyRoleName);
+    }
+    if !names.insert(name.clone()) {
+        return Err(BuildError::DuplicateRole(name.to_string()));
+    }
+    policy.validate()?;
+    let shared = Shared::new(name.clone(), Arc::from(source.name()));
+    Ok(RoleSpec {
+        name,
+        source,
+        policy: Arc::new(policy),
+        shared,
+    })
+}
+
+enum Mode {
+    Thread {
+        system: actix_rt::System,
+        thread: Option<JoinHandle<()>>,
+    },
+    Local,
+}
+
+/// Runs one refresher per role in the background and hands out
+/// [`CredentialsHandle`]s.
+///
+/// Dropping it shuts it down (see [`shutdown`](Self::shutdown)). Handles
+/// outlive it and keep serving the last credentials it published.
+pub struct Refresher {
+    supervisor: Addr<Supervisor>,
+    mode: Mutex<Option<Mode>>,
+    runtime: Runtime,
+    policy: RefreshPolicy,
+    roles: Mutex<HashMap<Arc<str>, CredentialsHandle>>,
+}
+
+impl fmt::Debug for Refresher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Refresher").field("roles", &self.role_names()).finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Refresher {
+    /// A builder with no roles, the default policy, the system clock.
+    pub fn builder() -> RefresherBuilder {
+        RefresherBuilder {
+            roles: Vec::new(),
+            policy: RefreshPolicy::default(),
+            clock: Arc::new(SystemClock),
+            random: Arc::new(ThreadRandom),
+        }
+    }
+
+    fn new(supervisor: Addr<Supervisor>, mode: Mode, runtime: Runtime, policy: RefreshPolicy, specs: Vec<RoleSpec>) -> Self {
+        let mut roles = HashMap::new();
+        for spec in specs {
+            roles.insert(spec.name.clone(), CredentialsHandle::new(spec.shared.clone()));
+            supervisor.do_send(AddRole(spec));
+        }
+        Self {
+            supervisor,
+            mode: Mutex::new(Some(mode)),
+            runtime,
+            policy,
+            roles: Mutex::new(roles),
+        }
+    }
+
+    /// The handle of role `name`, if configured.
+    pub fn handle(&self, name: &str) -> Option<CredentialsHandle> {
+        lock(&self.roles).get(name).cloned()
+    }
+
+    /// Every role's handle, sorted by name.
+    pub fn handles(&self) -> Vec<CredentialsHandle> {
+        let roles = lock(&self.roles);
+        let mut names: Vec<_> = roles.keys().cloned().collect();
+        names.sort();
+        names.iter().map(|n| roles[n].clone()).collect()
+    }
+
+    /// The configured role names, sorted.
+    pub fn role_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = lock(&self.roles).keys().map(|k| k.to_string()).collect();
+        names.sort();
+        names
+    }
+
+    /// Adds a role at run time under the refresher's default policy and
+    /// returns its handle at once; the first fetch starts in the background.
+    ///
+    /// # Errors
+    /// [`BuildError::EmptyRoleName`], [`BuildError::DuplicateRole`], or
+    /// [`BuildError::ShutDown`] after [`shutdown`](Self::shutdown).
+    pub fn add_role(&self, name: impl Into<Arc<str>>, source: impl Source) -> Result<CredentialsHandle, BuildError> {
+        self.add_role_with_policy(name, source, self.policy.clone())
+    }
+
+    /// Adds a role with a policy of its own at run time.
+    ///
+    /// # Errors
+    /// As [`add_role`](Self::add_role), and [`BuildError::InvalidPolicy`].
+    pub fn add_role_with_policy(
+        &self,
+        name: impl Into<Arc<str>>,
+        source: impl Source,
+        policy: RefreshPolicy,
+    ) -> Result<CredentialsHandle, BuildError> {
+        if lock(&self.mode).is_none() {
+            return Err(BuildError::ShutDown);
+        }
+        let mut roles = lock(&self.roles);
+        let mut names = roles.keys().cloned().collect();
+        let spec = make_spec(&mut names, name.into(), Arc::new(source), policy)?;
+        let handle = CredentialsHandle::new(spec.shared.clone());
+        roles.insert(spec.name.clone(), handle.clone());
+        self.supervisor.do_send(AddRole(spec));
+        Ok(handle)
+    }
+
+    /// Stops refreshing role `name`. Its handles keep the last credentials
+    /// published. Returns whether the role existed.
+    pub fn remove_role(&self, name: &str) -> bool {
+        let removed = lock(&self.roles).remove(name);
+        match removed {
+            Some(handle) => {
+                self.supervisor.do_send(RemoveRole(handle.role()));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops every refresher. With [`RefresherBuilder::start`], stops the
+    /// actor system and joins its thread (a short blocking wait); with
+    /// [`RefresherBuilder::start_local`], stops the supervisor. Handles keep
+    /// the last credentials. Idempotent; also done on drop.
+    pub fn shutdown(&self) {
+        let Some(mode) = lock(&self.mode).take() else {
+            return;
+        };
+        match mode {
+            Mode::Thread { system, mut thread } => {
+                system.stop();
+                if let Some(thread) = thread.take() {
+                    if thread.thread().id() == std::thread::current().id() {
+                        return;
+                    }
+                    if thread.join().is_err() {
+                        tracing::error!("credrefresh actor thread panicked");
+                    }
+                }
+            }
+            Mode::Local => self.supervisor.do_send(Shutdown),
+        }
+    }
+
+    /// The clock the refresher decides with.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.runtime.clock
+    }
+}
+
+impl Drop for Refresher {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

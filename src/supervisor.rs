@@ -1,0 +1,181 @@
+//! The supervisor: one refresher actor per role, restarted when it dies.
+//!
+//! # What a restart keeps and loses
+//! Kept: the role's handle and every clone of it, the last published
+//! snapshot (credentials, state, error, counters) and its schedule when the
+//! role was healthy. Lost: the backoff progress of a failure run (a
+//! restarted refresher fetches at once) and an in-flight fetch.
+//!
+//! actix's own `Supervisor` restarts an actor that stops itself, but not one
+//! that panics (the actor is simply gone). Each refresher therefore carries
+//! a notice that tells this supervisor when it is dropped; a drop the
+//! supervisor did not ask for is a crash, and the role's refresher is
+//! started again after a backoff delay, on the same handle.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use actix::prelude::*;
+
+use crate::actor::{ChildExited, RefresherActor, Stop};
+use crate::backoff::Backoff;
+use crate::refresher::{RoleSpec, Runtime};
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct AddRole(pub(crate) RoleSpec);
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct RemoveRole(pub(crate) Arc<str>);
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Shutdown;
+
+struct Child {
+    id: u64,
+    spec: RoleSpec,
+    addr: Option<Addr<RefresherActor>>,
+    restart_backoff: Option<(Backoff, SystemTime)>,
+}
+
+pub(crate) struct Supervisor {
+    runtime: Runtime,
+    children: HashMap<Arc<str>, Child>,
+    next_id: u64,
+}
+
+impl Supervisor {
+    pub(crate) fn new(runtime: Runtime) -> Self {
+        Self {
+            runtime,
+            children: HashMap::new(),
+            next_id: 0,
+        }
+    }
+
+    fn spawn_child(&mut self, role: &Arc<str>, ctx: &mut Context<Self>) {
+        let recipient = ctx.address().recipient();
+        self.next_id += 1;
+        let id = self.next_id;
+        if let Some(child) = self.children.get_mut(role) {
+            child.id = id;
+            let actor = RefresherActor::new(id, child.spec.clone(), self.runtime.clone(), Some(recipient));
+            child.addr = Some(actor.start());
+        }
+    }
+
+    fn restart_delay(&mut self, role: &Arc<str>) -> Duration {
+        let now = self.runtime.clock.now();
+        let random = self.runtime.random.clone();
+        let Some(child) = self.children.get_mut(role) else {
+            return Duration::ZERO;
+        };
+        let policy = *child.spec.policy.backoff_config();
+        // A refresher that ran for longer than the backoff cap since its
+        // last restart starts a new backoff run.
+        let stale = match &child.restart_backoff {
+            Some((_, last)) => now.duration_since(*last).unwrap_or(Duration::ZERO) > policy.max,
+            None => true,
+        };
+        if stale {
+            child.restart_backoff = Some((Backoff::new(policy), now));
+        }
+        let (backoff, last) = child.restart_backoff.as_mut().expect("set above");
+        *last = now;
+        backoff.next_delay(&*random)
+    }
+}
+
+impl Actor for Supervisor {
+    type Context = Context<Self>;
+
+    fn stopping(&mut self, _: &mut Context<Self>) -> Running {
+        for child in self.children.values() {
+            if let Some(addr) = &child.addr {
+                addr.do_send(Stop);
+            }
+        }
+        self.children.clear();
+        Running::Stop
+    }
+}
+
+impl Handler<AddRole> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, AddRole(spec): AddRole, ctx: &mut Context<Self>) {
+        let role = spec.name.clone();
+        if self.children.contains_key(&role) {
+            // The façade checks names; a duplicate here is a logic error.
+            tracing::error!(role = %role, "role added twice; ignoring the second");
+            return;
+        }
+        tracing::debug!(role = %role, source = spec.source.name(), "starting refresher");
+        self.children.insert(
+            role.clone(),
+            Child {
+                id: 0,
+                spec,
+                addr: None,
+                restart_backoff: None,
+            },
+        );
+        self.spawn_child(&role, ctx);
+    }
+}
+
+impl Handler<RemoveRole> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, RemoveRole(role): RemoveRole, _: &mut Context<Self>) {
+        if let Some(child) = self.children.remove(&role) {
+            tracing::debug!(role = %role, "stopping refresher");
+            if let Some(addr) = child.addr {
+                addr.do_send(Stop);
+            }
+        }
+    }
+}
+
+impl Handler<ChildExited> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ChildExited, ctx: &mut Context<Self>) {
+        let Some(child) = self.children.get_mut(&msg.role) else {
+            return; // removed on purpose
+        };
+        if child.id != msg.id {
+            return; // an older incarnation
+        }
+        child.addr = None;
+        let shared = child.spec.shared.clone();
+        let metrics = crate::metrics::RoleMetrics::new(&msg.role, child.spec.source.name());
+        let mut snapshot = (*shared.snapshot.load_full()).clone();
+        snapshot.restarts += 1;
+        shared.publish(snapshot, false, &[]);
+        metrics.restart();
+        let delay = self.restart_delay(&msg.role);
+        tracing::error!(
+            role = %msg.role,
+            restart_in_ms = delay.as_millis() as u64,
+            "refresher died unexpectedly (panic); restarting it on the same handle"
+        );
+        let role = msg.role.clone();
+        ctx.run_later(delay, move |act, ctx| {
+            if act.children.get(&role).is_some_and(|c| c.addr.is_none()) {
+                act.spawn_child(&role, ctx);
+            }
+        });
+    }
+}
+
+impl Handler<Shutdown> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
