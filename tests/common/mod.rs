@@ -1,0 +1,48 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+pub mod peers;
+
+use std::future::Future;
+use std::time::Duration;
+
+/// Runs `f` inside an actix system whose Tokio runtime starts with time
+/// paused: timers fire as soon as every task is idle, so hours of refresh
+/// schedule run in milliseconds, and no test waits on the wall clock.
+pub fn run_paused<F, Fut>(f: F) -> Fut::Output
+where
+    F: FnOnce() -> Fut,
+    Fut: Future,
+{
+    let system = actix_rt::System::with_tokio_rt(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .expect("paused runtime")
+    });
+    system.block_on(f())
+}
+
+/// Waits for the next event matching `pred`, up to `limit` (Tokio time).
+pub async fn next_event<P>(
+    rx: &mut tokio::sync::broadcast::Receiver<credrefresh::RefreshEvent>,
+    limit: Duration,
+    mut pred: P,
+) -> credrefresh::RefreshEvent
+where
+    P: FnMut(&credrefresh::RefreshEventKind) -> bool,
+{
+    tokio::time::timeout(limit, async {
+        loop {
+            match rx.recv().await {
+                Ok(ev) if pred(&ev.kind) => return ev,
+                Ok(_) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(e) => panic!("event stream closed: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("no matching event within the limit")
+}
