@@ -188,7 +188,13 @@ impl RefresherActor {
             next_refresh = %format_rfc3339(next_refresh),
             "credentials refreshed"
         );
+        // A chain shows the source it chose.
+        let source = match self.spec.source.resolved_name() {
+            Some(name) if *previous.source != *name => Arc::from(name),
+            _ => previous.source.clone(),
+        };
         let snapshot = Snapshot {
+            source,
             credentials: Some(Arc::new(credentials)),
             state: CredentialsState::Fresh,
             last_success: Some(now),
@@ -285,7 +291,13 @@ impl RefresherActor {
         }
     }
 
-    fn commit(&mut self, snapshot: Snapshot, new_credentials: bool, events: &[RefreshEventKind], ctx: &mut Context<Self>) {
+    fn commit(
+        &mut self,
+        snapshot: Snapshot,
+        new_credentials: bool,
+        events: &[RefreshEventKind],
+        ctx: &mut Context<Self>,
+    ) {
         self.shared().publish(snapshot, new_credentials, events);
         self.metrics.snapshot(&self.shared().snapshot.load());
         self.schedule_expiry_check(ctx);

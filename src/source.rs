@@ -68,6 +68,15 @@ pub trait Source: Send + Sync + 'static {
 
     /// Fetches credentials once.
     fn fetch(&self, ctx: FetchContext) -> FetchFuture<'_>;
+
+    /// For a source that picks among others (the
+    /// [`DefaultChain`](crate::sources::DefaultChain)): the name of the one
+    /// that answered, which the refresher shows as the snapshot's
+    /// [`source`](crate::Snapshot::source) after each success. `None` (the
+    /// default) keeps [`name`](Self::name).
+    fn resolved_name(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 impl<S: Source + ?Sized> Source for Arc<S> {
@@ -77,5 +86,9 @@ impl<S: Source + ?Sized> Source for Arc<S> {
 
     fn fetch(&self, ctx: FetchContext) -> FetchFuture<'_> {
         (**self).fetch(ctx)
+    }
+
+    fn resolved_name(&self) -> Option<&'static str> {
+        (**self).resolved_name()
     }
 }

@@ -1,0 +1,1049 @@
+//! Credentials of the EC2 instance profile, from the instance metadata
+//! service (IMDS).
+//!
+//! # Protocol
+//! 1. `PUT /latest/api/token` with `X-aws-ec2-metadata-token-ttl-seconds`
+//!    (IMDSv2). The token is cached and reused until
+//!    [`DEFAULT_TOKEN_RENEW_EARLY`] before it expires, and renewed at once
+//!    when a metadata call answers 401 (that call is then retried once with
+//!    the new token).
+//! 2. `GET /latest/meta-data/iam/security-credentials/`: the first line is
+//!    the role name, unless one was given with
+//!    [`ImdsSourceBuilder::role_name`].
+//! 3. `GET /latest/meta-data/iam/security-credentials/<role>`: the
+//!    credentials document (`AccessKeyId`, `SecretAccessKey`, `Token`,
+//!    `Expiration`, and optionally `Code`, `LastUpdated`, `Type`).
+//!
+//! IMDSv1 (no token) is used only when [`ImdsSourceBuilder::v1_fallback`]
+//! turned it on, `AWS_EC2_METADATA_V1_DISABLED` is not `true`, and the token
+//! call answered 403, 404 or 405 or timed out: the case of Elastic Beanstalk
+//! containers and other v1-only metadata services.
+//!
+//! # Refresh and failure
+//! This source only fetches. Refreshing ahead of expiry (the Go SDK's
+//! `ExpiryWindow`), retrying with backoff, and extending expired credentials
+//! while IMDS is down (static stability, as the Rust SDK does for IMDS) are
+//! done for every source by the refresher actor: see [`crate::policy`].
+//! Within one fetch, each HTTP call is tried up to [`DEFAULT_MAX_ATTEMPTS`]
+//! times on a 5xx answer or a transport failure (timeout, refused or dropped
+//! connection), without delay; every other answer is final for that fetch.
+//!
+//! # Error classes
+//! | what | class |
+//! | --- | --- |
+//! | disabled (`AWS_EC2_METADATA_DISABLED=true` or [`ImdsSourceBuilder::disabled`]) | [`NotLoaded`](ErrorClass::NotLoaded) |
+//! | no role attached (role list 404 or empty) | [`NotLoaded`](ErrorClass::NotLoaded) |
+//! | unreachable, timed out | [`Timeout`](ErrorClass::Timeout) / [`Retryable`](ErrorClass::Retryable) |
+//! | 5xx after the attempts, discovered role gone between two calls (404) | [`Retryable`](ErrorClass::Retryable) |
+//! | 429 | [`Throttled`](ErrorClass::Throttled) |
+//! | 401 again with a fresh token | [`CredentialsRejected`](ErrorClass::CredentialsRejected) |
+//! | token call 403 (IMDS turned off, hop limit), metadata 403, `Code` other than `Success` | [`Denied`](ErrorClass::Denied) |
+//! | a role given by name that is not attached (404), token call 400/404/405 without v1 fallback, v1 refused (401) | [`InvalidConfiguration`](ErrorClass::InvalidConfiguration) |
+//! | malformed JSON, missing field, bad token or role name in an answer, body over the cap | [`InvalidResponse`](ErrorClass::InvalidResponse) |
+//!
+//! A `Code` other than `Success` (`AssumeRoleUnauthorizedAccess` when the
+//! role's trust policy does not let EC2 assume it) is [`Denied`](ErrorClass::Denied): retrying
+//! alone does not fix it, but an IAM change does, so the refresher keeps
+//! retrying at its backoff cap and the snapshot shows the code.
+//!
+//! An unreachable metadata service stays a [`Timeout`](ErrorClass::Timeout)
+//! or [`Retryable`](ErrorClass::Retryable) error here, so a running refresher
+//! keeps trying. The [`DefaultChain`](crate::sources::DefaultChain) is what
+//! treats "no answer at all" as "not on EC2" while it chooses a source.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::HeaderValue;
+use reqwest::{Method, StatusCode, Url};
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use crate::credentials::Credentials;
+use crate::error::{BuildError, ErrorClass, SourceError};
+use crate::http;
+use crate::source::{FetchContext, FetchFuture, Source};
+
+/// Default endpoint in IPv4 mode: `http://169.254.169.254`.
+pub const DEFAULT_ENDPOINT_IPV4: &str = "http://169.254.169.254";
+/// Default endpoint in IPv6 mode: `http://[fd00:ec2::254]`.
+pub const DEFAULT_ENDPOINT_IPV6: &str = "http://[fd00:ec2::254]";
+/// Default lifetime asked for a session token: 21600 s (6 hours, the most IMDS allows).
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(21_600);
+/// Default margin before a token's expiry at which it is renewed: 120 s, as the Rust SDK.
+pub const DEFAULT_TOKEN_RENEW_EARLY: Duration = Duration::from_secs(120);
+/// Default connect timeout of one HTTP call: 1 s.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Default time allowed for the answer of one HTTP call once connected: 1 s.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(1);
+/// Default number of tries of one HTTP call within a fetch (5xx and transport failures only): 3.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+/// Default of the IMDSv1 fallback: off.
+pub const DEFAULT_V1_FALLBACK: bool = false;
+/// Default limit on an answer's body: 64 KiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = http::DEFAULT_MAX_BODY_BYTES;
+
+/// The longest token lifetime IMDS grants.
+const MAX_TOKEN_TTL: Duration = Duration::from_secs(21_600);
+
+const ENV_ENDPOINT: &str = "AWS_EC2_METADATA_SERVICE_ENDPOINT";
+const ENV_ENDPOINT_MODE: &str = "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE";
+const ENV_DISABLED: &str = "AWS_EC2_METADATA_DISABLED";
+const ENV_V1_DISABLED: &str = "AWS_EC2_METADATA_V1_DISABLED";
+
+const TOKEN_PATH: &str = "latest/api/token";
+const ROLES_PATH: &str = "latest/meta-data/iam/security-credentials/";
+const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
+const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
+
+type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// Which default endpoint to use when none is given.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EndpointMode {
+    /// [`DEFAULT_ENDPOINT_IPV4`].
+    IPv4,
+    /// [`DEFAULT_ENDPOINT_IPV6`].
+    IPv6,
+}
+
+impl EndpointMode {
+    fn parse(raw: &str) -> Result<Self, BuildError> {
+        match raw.trim() {
+            m if m.eq_ignore_ascii_case("ipv4") => Ok(Self::IPv4),
+            m if m.eq_ignore_ascii_case("ipv6") => Ok(Self::IPv6),
+            other => Err(BuildError::InvalidConfiguration {
+                what: ENV_ENDPOINT_MODE,
+                reason: format!("`{other}` is neither IPv4 nor IPv6"),
+            }),
+        }
+    }
+
+    fn endpoint(self) -> &'static str {
+        match self {
+            Self::IPv4 => DEFAULT_ENDPOINT_IPV4,
+            Self::IPv6 => DEFAULT_ENDPOINT_IPV6,
+        }
+    }
+}
+
+/// Credentials of the EC2 instance profile, from IMDS. See the
+/// [module documentation](self) for the protocol and the error classes.
+///
+/// ```
+/// use credrefresh::sources::ImdsSource;
+/// # fn main() -> Result<(), credrefresh::BuildError> {
+/// let imds = ImdsSource::builder()
+///     .env_lookup(|_| None) // for the example: ignore the process environment
+///     .role_name("web-server")
+///     .build()?;
+/// # let _ = imds;
+/// # Ok(()) }
+/// ```
+pub struct ImdsSource {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: reqwest::Client,
+    base: Url,
+    role_name: Option<String>,
+    disabled: Option<&'static str>,
+    v1_fallback: bool,
+    token_ttl: Duration,
+    token_renew_early: Duration,
+    max_attempts: u32,
+    max_body_bytes: usize,
+    token: Mutex<Option<CachedToken>>,
+}
+
+struct CachedToken {
+    value: Zeroizing<String>,
+    renew_at: SystemTime,
+}
+
+impl fmt::Debug for ImdsSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("ImdsSource")
+            .field("endpoint", &i.base.as_str())
+            .field("role_name", &i.role_name)
+            .field("disabled", &i.disabled.is_some())
+            .field("v1_fallback", &i.v1_fallback)
+            .field("token_ttl", &i.token_ttl)
+            .field("max_attempts", &i.max_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ImdsSource {
+    /// A builder reading the process environment for what is not set.
+    pub fn builder() -> ImdsSourceBuilder {
+        ImdsSourceBuilder::default()
+    }
+
+    /// A source configured from the process environment and the defaults.
+    ///
+    /// # Errors
+    /// As [`ImdsSourceBuilder::build`].
+    pub fn new() -> Result<Self, BuildError> {
+        Self::builder().build()
+    }
+
+    /// The metadata service's base URL.
+    pub fn endpoint(&self) -> &Url {
+        &self.inner.base
+    }
+
+    /// Fetches once, telling apart a metadata service that never answered
+    /// (no HTTP answer to any call of this fetch) from other failures.
+    pub(crate) async fn fetch_detailed(&self, ctx: &FetchContext) -> Result<Credentials, ImdsFailure> {
+        let mut call = Call {
+            inner: &self.inner,
+            ctx,
+            token: None,
+            answered: false,
+        };
+        let result = call.run().await;
+        result.map_err(|error| ImdsFailure {
+            unreachable: !call.answered && matches!(error.class(), ErrorClass::Timeout | ErrorClass::Retryable),
+            error,
+        })
+    }
+}
+
+/// A failed IMDS fetch, with whether the service answered at all.
+pub(crate) struct ImdsFailure {
+    pub(crate) error: SourceError,
+    pub(crate) unreachable: bool,
+}
+
+impl Source for ImdsSource {
+    fn name(&self) -> &'static str {
+        "imds"
+    }
+
+    fn fetch(&self, ctx: FetchContext) -> FetchFuture<'_> {
+        Box::pin(async move { self.fetch_detailed(&ctx).await.map_err(|f| f.error) })
+    }
+}
+
+/// One fetch: the token in use and whether anything answered.
+struct Call<'a> {
+    inner: &'a Inner,
+    ctx: &'a FetchContext,
+    /// `Some(token)` in v2 mode, `None` in v1 mode (after [`Call::session`]).
+    token: Option<Zeroizing<String>>,
+    answered: bool,
+}
+
+/// An HTTP answer, read whole.
+struct Answer {
+    status: StatusCode,
+    ttl: Option<u64>,
+    body: Vec<u8>,
+}
+
+impl Call<'_> {
+    async fn run(&mut self) -> Result<Credentials, SourceError> {
+        if let Some(why) = self.inner.disabled {
+            return Err(SourceError::not_loaded(format!(
+                "the instance metadata service is disabled ({why})"
+            )));
+        }
+        self.session(false).await?;
+        let (role, given) = match &self.inner.role_name {
+            Some(role) => (role.clone(), true),
+            None => (self.discover_role().await?, false),
+        };
+        let what = "IMDS credentials";
+        let answer = self.get(&format!("{ROLES_PATH}{role}"), what).await?;
+        match answer.status {
+            StatusCode::OK => parse_document(&answer.body, self.ctx.now(), self.token.as_deref().map(String::as_str)),
+            StatusCode::NOT_FOUND if given => Err(SourceError::invalid_configuration(format!(
+                "{what}: IAM role `{role}` is not attached to this instance (404)"
+            ))),
+            StatusCode::NOT_FOUND => Err(SourceError::retryable(format!(
+                "{what}: IAM role `{role}` was detached between two calls (404); the next fetch looks again"
+            ))),
+            status => Err(self.status_error(what, status)),
+        }
+    }
+
+    async fn discover_role(&mut self) -> Result<String, SourceError> {
+        let what = "IMDS role list";
+        let answer = self.get(ROLES_PATH, what).await?;
+        match answer.status {
+            StatusCode::OK => {}
+            StatusCode::NOT_FOUND => {
+                return Err(SourceError::not_loaded(format!(
+                    "{what}: no IAM role is attached to this instance (404)"
+                )));
+            }
+            status => return Err(self.status_error(what, status)),
+        }
+        let text = String::from_utf8(answer.body)
+            .map_err(|_| SourceError::invalid_response(format!("{what}: the answer is not UTF-8")))?;
+        let role = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
+        if role.is_empty() {
+            return Err(SourceError::not_loaded(format!(
+                "{what}: no IAM role is attached to this instance"
+            )));
+        }
+        if !is_role_name(role) {
+            return Err(SourceError::invalid_response(format!(
+                "{what}: the answer is not an IAM role name"
+            )));
+        }
+        Ok(role.to_string())
+    }
+
+    /// Makes sure [`Call::token`] holds a usable token, or chooses v1 mode.
+    /// `renew` forces a new token (after a 401).
+    async fn session(&mut self, renew: bool) -> Result<(), SourceError> {
+        let now = self.ctx.now();
+        if !renew {
+            let cached = lock(&self.inner.token);
+            if let Some(t) = cached.as_ref().filter(|t| now < t.renew_at) {
+                self.token = Some(t.value.clone());
+                return Ok(());
+            }
+        }
+        *lock(&self.inner.token) = None;
+        let what = "IMDS session token";
+        let ttl = self.inner.token_ttl.as_secs();
+        let answer = match self.send(Method::PUT, TOKEN_PATH, what, Some(ttl)).await {
+            Ok(answer) => answer,
+            Err(e) if e.class() == ErrorClass::Timeout && self.inner.v1_fallback => {
+                tracing::debug!("IMDS token call timed out; falling back to IMDSv1");
+                self.token = None;
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        match answer.status {
+            StatusCode::OK => {}
+            StatusCode::FORBIDDEN | StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+                if self.inner.v1_fallback =>
+            {
+                tracing::debug!(
+                    status = answer.status.as_u16(),
+                    "IMDS token call refused; falling back to IMDSv1"
+                );
+                self.token = None;
+                return Ok(());
+            }
+            StatusCode::FORBIDDEN => {
+                return Err(SourceError::new(
+                    ErrorClass::Denied,
+                    format!(
+                        "{what}: refused (403): the metadata service is turned off on this instance, \
+                         or the PUT response hop limit is too low for a container"
+                    ),
+                ));
+            }
+            StatusCode::BAD_REQUEST => {
+                return Err(SourceError::invalid_configuration(format!(
+                    "{what}: the token lifetime of {ttl} s was refused (400)"
+                )));
+            }
+            s @ (StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED) => {
+                return Err(SourceError::invalid_configuration(format!(
+                    "{what}: the endpoint does not offer IMDSv2 tokens ({}); \
+                     enable the IMDSv1 fallback if it is a v1-only metadata service",
+                    s.as_u16()
+                )));
+            }
+            status => return Err(self.status_error(what, status)),
+        }
+        let token = Zeroizing::new(
+            String::from_utf8(answer.body)
+                .map_err(|_| SourceError::invalid_response(format!("{what}: the token is not UTF-8")))?,
+        );
+        let token = Zeroizing::new(token.trim().to_string());
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(SourceError::invalid_response(format!(
+                "{what}: the token is empty or not printable ASCII"
+            )));
+        }
+        // The service may grant less than asked; never trust it for more.
+        let granted = answer
+            .ttl
+            .map(Duration::from_secs)
+            .unwrap_or(self.inner.token_ttl)
+            .min(self.inner.token_ttl);
+        let renew_at = now + granted.saturating_sub(self.inner.token_renew_early);
+        *lock(&self.inner.token) = Some(CachedToken {
+            value: token.clone(),
+            renew_at,
+        });
+        self.token = Some(token);
+        Ok(())
+    }
+
+    /// A metadata `GET`; on a 401 in v2 mode, renews the token and retries once.
+    async fn get(&mut self, path: &str, what: &'static str) -> Result<Answer, SourceError> {
+        let answer = self.send(Method::GET, path, what, None).await?;
+        if answer.status != StatusCode::UNAUTHORIZED {
+            return Ok(answer);
+        }
+        if self.token.is_none() {
+            return Err(SourceError::invalid_configuration(format!(
+                "{what}: IMDSv1 was refused (401): this instance requires IMDSv2 tokens"
+            )));
+        }
+        tracing::debug!("IMDS refused the session token (401); renewing it");
+        self.session(true).await?;
+        let again = self.send(Method::GET, path, what, None).await?;
+        if again.status == StatusCode::UNAUTHORIZED {
+            return Err(SourceError::new(
+                ErrorClass::CredentialsRejected,
+                format!("{what}: a freshly issued session token was refused (401)"),
+            ));
+        }
+        Ok(again)
+    }
+
+    /// One HTTP call, tried up to `max_attempts` times on 5xx answers and
+    /// transport failures.
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        what: &'static str,
+        ttl: Option<u64>,
+    ) -> Result<Answer, SourceError> {
+        let url = self
+            .inner
+            .base
+            .join(path)
+            .map_err(|e| SourceError::invalid_configuration(format!("{what}: bad URL: {e}")))?;
+        let mut last = None;
+        for attempt in 1..=self.inner.max_attempts {
+            let mut request = self.inner.client.request(method.clone(), url.clone());
+            if let Some(ttl) = ttl {
+                request = request.header(TTL_HEADER, ttl);
+            }
+            if let (Some(token), None) = (&self.token, ttl) {
+                let mut value = HeaderValue::from_str(token)
+                    .map_err(|_| SourceError::invalid_response(format!("{what}: unusable session token")))?;
+                value.set_sensitive(true);
+                request = request.header(TOKEN_HEADER, value);
+            }
+            let response = match request.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    last = Some(http::transport_error(what, e));
+                    continue;
+                }
+            };
+            self.answered = true;
+            let status = response.status();
+            let granted = response
+                .headers()
+                .get(TTL_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            if status.is_server_error() {
+                last = Some(SourceError::retryable(format!(
+                    "{what}: the metadata service answered {}",
+                    status.as_u16()
+                )));
+                continue;
+            }
+            match http::read_body_capped(what, response, self.inner.max_body_bytes).await {
+                Ok(body) => {
+                    return Ok(Answer {
+                        status,
+                        ttl: granted,
+                        body,
+                    });
+                }
+                Err(e) if e.class() == ErrorClass::InvalidResponse => return Err(e),
+                Err(e) => last = Some(e),
+            }
+            tracing::debug!(attempt, what, "IMDS call failed; trying again");
+        }
+        Err(last.unwrap_or_else(|| SourceError::retryable(format!("{what}: no attempt was made"))))
+    }
+
+    fn status_error(&self, what: &str, status: StatusCode) -> SourceError {
+        let code = status.as_u16();
+        match status {
+            StatusCode::TOO_MANY_REQUESTS => SourceError::new(
+                ErrorClass::Throttled,
+                format!("{what}: throttled by the metadata service (429)"),
+            ),
+            StatusCode::FORBIDDEN => SourceError::new(ErrorClass::Denied, format!("{what}: access denied (403)")),
+            s if s.is_server_error() => SourceError::retryable(format!("{what}: the metadata service answered {code}")),
+            _ => SourceError::invalid_response(format!("{what}: unexpected answer {code}")),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// IAM role names: 1–64 of `[A-Za-z0-9+=,.@_-]`.
+fn is_role_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Document {
+    code: Option<String>,
+    message: Option<String>,
+    access_key_id: Option<String>,
+    secret_access_key: Option<Zeroizing<String>>,
+    token: Option<Zeroizing<String>>,
+    expiration: Option<String>,
+    account_id: Option<String>,
+}
+
+/// Parses a credentials document. `secret` (the session token in use) is
+/// scrubbed from any text echoed into an error.
+fn parse_document(body: &[u8], issued_at: SystemTime, secret: Option<&str>) -> Result<Credentials, SourceError> {
+    let what = "IMDS credentials";
+    let doc: Document = serde_json::from_slice(body).map_err(|e| {
+        SourceError::invalid_response(format!(
+            "{what}: the document is not valid JSON ({:?} error at line {} column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
+    })?;
+    if let Some(code) = doc.code.as_deref().filter(|c| *c != "Success") {
+        let mut text = format!(
+            "{what}: the metadata service answered code `{}`",
+            printable(code, secret)
+        );
+        if let Some(message) = doc.message.as_deref().filter(|m| !m.is_empty()) {
+            text.push_str(": ");
+            text.push_str(&printable(message, secret));
+        }
+        return Err(SourceError::new(ErrorClass::Denied, text));
+    }
+    let invalid = |e: crate::CredentialsError| SourceError::invalid_response(format!("{what}: {e}"));
+    let missing = |field: &'static str| invalid(crate::CredentialsError::Missing(field));
+    let secret_key = doc.secret_access_key.ok_or_else(|| missing("SecretAccessKey"))?;
+    let mut creds = Credentials::new(
+        doc.access_key_id.ok_or_else(|| missing("AccessKeyId"))?,
+        secret_key.as_str(),
+        issued_at,
+    )
+    .map_err(invalid)?;
+    let token = doc.token.ok_or_else(|| missing("Token"))?;
+    creds = creds.with_session_token(token.as_str()).map_err(invalid)?;
+    let expiration = doc.expiration.ok_or_else(|| missing("Expiration"))?;
+    let expiry = crate::clock::parse_rfc3339(&expiration).map_err(|reason| {
+        invalid(crate::CredentialsError::Invalid {
+            field: "Expiration",
+            reason,
+        })
+    })?;
+    creds = creds.with_expiry(expiry);
+    if let Some(account) = doc.account_id {
+        creds = creds.with_account_id(account);
+    }
+    Ok(creds)
+}
+
+/// Text from the network made safe for a message: printable, at most 200
+/// characters, with `secret` (if any) replaced.
+pub(crate) fn printable(text: &str, secret: Option<&str>) -> String {
+    let mut text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+    if let Some(secret) = secret.filter(|s| !s.is_empty()) {
+        text = text.replace(secret, crate::REDACTED);
+    }
+    text
+}
+
+fn env_bool(lookup: &Lookup, var: &'static str) -> Result<Option<bool>, BuildError> {
+    match lookup(var).as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(v) => Err(BuildError::InvalidConfiguration {
+            what: var,
+            reason: format!("`{v}` is neither true nor false"),
+        }),
+    }
+}
+
+/// Configures an [`ImdsSource`]. What is not set here is read from the
+/// environment (through [`env_lookup`](Self::env_lookup)), then defaults.
+#[derive(Default)]
+pub struct ImdsSourceBuilder {
+    endpoint: Option<String>,
+    endpoint_mode: Option<EndpointMode>,
+    disabled: Option<bool>,
+    role_name: Option<String>,
+    v1_fallback: Option<bool>,
+    token_ttl: Option<Duration>,
+    token_renew_early: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
+    max_attempts: Option<u32>,
+    max_body_bytes: Option<usize>,
+    lookup: Option<Lookup>,
+}
+
+impl fmt::Debug for ImdsSourceBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImdsSourceBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("endpoint_mode", &self.endpoint_mode)
+            .field("disabled", &self.disabled)
+            .field("role_name", &self.role_name)
+            .field("v1_fallback", &self.v1_fallback)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ImdsSourceBuilder {
+    /// The metadata service's base URL. Defaults to
+    /// `AWS_EC2_METADATA_SERVICE_ENDPOINT`, else the endpoint of the
+    /// [`endpoint_mode`](Self::endpoint_mode): [`DEFAULT_ENDPOINT_IPV4`].
+    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
+        self.endpoint = Some(url.into());
+        self
+    }
+
+    /// IPv4 or IPv6 default endpoint, used when no endpoint is given.
+    /// Defaults to `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE`, else
+    /// [`EndpointMode::IPv4`] ([`DEFAULT_ENDPOINT_IPV4`]).
+    pub fn endpoint_mode(mut self, mode: EndpointMode) -> Self {
+        self.endpoint_mode = Some(mode);
+        self
+    }
+
+    /// Turns the source off: every fetch fails with
+    /// [`NotLoaded`](ErrorClass::NotLoaded). Defaults to
+    /// `AWS_EC2_METADATA_DISABLED`, else off.
+    pub fn disabled(mut self, disabled: bool) -> Self {
+        self.disabled = Some(disabled);
+        self
+    }
+
+    /// The IAM role whose credentials to fetch, instead of discovering it
+    /// (raku-kivuli's `role-name`). Defaults to discovery.
+    pub fn role_name(mut self, role: impl Into<String>) -> Self {
+        self.role_name = Some(role.into());
+        self
+    }
+
+    /// Allows IMDSv1 (no token) when the token call answers 403, 404 or 405
+    /// or times out. `AWS_EC2_METADATA_V1_DISABLED=true` forces it off.
+    /// Defaults to [`DEFAULT_V1_FALLBACK`].
+    pub fn v1_fallback(mut self, enabled: bool) -> Self {
+        self.v1_fallback = Some(enabled);
+        self
+    }
+
+    /// Lifetime asked for session tokens, whole seconds from 1 to 21600.
+    /// Defaults to [`DEFAULT_TOKEN_TTL`].
+    pub fn token_ttl(mut self, ttl: Duration) -> Self {
+        self.token_ttl = Some(ttl);
+        self
+    }
+
+    /// How long before its expiry a token is renewed; less than the TTL.
+    /// Defaults to [`DEFAULT_TOKEN_RENEW_EARLY`].
+    pub fn token_renew_early(mut self, margin: Duration) -> Self {
+        self.token_renew_early = Some(margin);
+        self
+    }
+
+    /// Connect timeout of each HTTP call. Defaults to [`DEFAULT_CONNECT_TIMEOUT`].
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Time allowed for an answer once connected; each call is limited to
+    /// connect plus read timeout. Defaults to [`DEFAULT_READ_TIMEOUT`].
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
+    }
+
+    /// Tries of one HTTP call within a fetch, at least 1. Defaults to [`DEFAULT_MAX_ATTEMPTS`].
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = Some(attempts);
+        self
+    }
+
+    /// Limit on an answer's body. Defaults to [`DEFAULT_MAX_BODY_BYTES`].
+    pub fn max_body_bytes(mut self, cap: usize) -> Self {
+        self.max_body_bytes = Some(cap);
+        self
+    }
+
+    /// Reads the `AWS_EC2_METADATA_*` variables through `lookup` instead of
+    /// the process environment (tests, configuration maps). Defaults to the
+    /// process environment.
+    pub fn env_lookup(mut self, lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+        self.lookup = Some(Arc::new(lookup));
+        self
+    }
+
+    pub(crate) fn env_lookup_shared(mut self, lookup: Lookup) -> Self {
+        self.lookup = Some(lookup);
+        self
+    }
+
+    /// Builds the source. Nothing is fetched yet.
+    ///
+    /// # Errors
+    /// [`BuildError::InvalidConfiguration`] for an endpoint that is not an
+    /// http(s) URL with a host, an endpoint mode other than IPv4/IPv6, a
+    /// boolean variable other than true/false, a role name that is not an
+    /// IAM role name, a token TTL outside 1–21600 whole seconds, a renewal
+    /// margin not below the TTL, zero attempts, or a zero timeout or body cap.
+    pub fn build(self) -> Result<ImdsSource, BuildError> {
+        let lookup: Lookup = self.lookup.unwrap_or_else(|| Arc::new(|k| std::env::var(k).ok()));
+        let invalid = |what: &'static str, reason: String| BuildError::InvalidConfiguration { what, reason };
+        let env_endpoint = lookup(ENV_ENDPOINT).filter(|v| !v.trim().is_empty());
+        let mode = match self.endpoint_mode {
+            Some(mode) => mode,
+            None => match lookup(ENV_ENDPOINT_MODE).filter(|v| !v.trim().is_empty()) {
+                Some(raw) => EndpointMode::parse(&raw)?,
+                None => EndpointMode::IPv4,
+            },
+        };
+        let raw = self
+            .endpoint
+            .or(env_endpoint)
+            .unwrap_or_else(|| mode.endpoint().to_string());
+        // IMDS is plain http on a link-local address by design.
+        let mut base = http::parse_endpoint("IMDS endpoint", &raw, true)?;
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        base.set_query(None);
+        base.set_fragment(None);
+
+        let disabled = match self.disabled {
+            Some(true) => Some("turned off in code"),
+            Some(false) => None,
+            None => env_bool(&lookup, ENV_DISABLED)?
+                .unwrap_or(false)
+                .then_some("AWS_EC2_METADATA_DISABLED=true"),
+        };
+        let v1_forced_off = env_bool(&lookup, ENV_V1_DISABLED)?.unwrap_or(false);
+        let v1_fallback = self.v1_fallback.unwrap_or(DEFAULT_V1_FALLBACK) && !v1_forced_off;
+
+        if let Some(role) = &self.role_name {
+            if !is_role_name(role) {
+                return Err(invalid(
+                    "IMDS role name",
+                    format!("`{role}` is not an IAM role name (1-64 of A-Z a-z 0-9 + = , . @ _ -)"),
+                ));
+            }
+        }
+        let token_ttl = self.token_ttl.unwrap_or(DEFAULT_TOKEN_TTL);
+        if token_ttl.subsec_nanos() != 0 || token_ttl.is_zero() || token_ttl > MAX_TOKEN_TTL {
+            return Err(invalid(
+                "IMDS token TTL",
+                format!("{token_ttl:?} is not a whole number of seconds from 1 to 21600"),
+            ));
+        }
+        let token_renew_early = self.token_renew_early.unwrap_or(DEFAULT_TOKEN_RENEW_EARLY);
+        if token_renew_early >= token_ttl {
+            return Err(invalid(
+                "IMDS token renewal margin",
+                format!("{token_renew_early:?} is not below the token TTL of {token_ttl:?}"),
+            ));
+        }
+        let max_attempts = self.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
+        if max_attempts == 0 {
+            return Err(invalid("IMDS attempts", "at least one attempt is needed".into()));
+        }
+        let connect = self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let read = self.read_timeout.unwrap_or(DEFAULT_READ_TIMEOUT);
+        if connect.is_zero() || read.is_zero() {
+            return Err(invalid("IMDS timeouts", "timeouts must be above zero".into()));
+        }
+        let max_body_bytes = self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        if max_body_bytes == 0 {
+            return Err(invalid("IMDS body cap", "must be above zero".into()));
+        }
+        Ok(ImdsSource {
+            inner: Arc::new(Inner {
+                client: http::client(connect, connect + read)?,
+                base,
+                role_name: self.role_name,
+                disabled,
+                v1_fallback,
+                token_ttl,
+                token_renew_early,
+                max_attempts,
+                max_body_bytes,
+                token: Mutex::new(None),
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    const TOKEN: &str = "IQoJb3JpZ2luX2VjEXAMPLETOKEN";
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn build(pairs: &[(&str, &str)]) -> Result<ImdsSource, BuildError> {
+        ImdsSource::builder().env_lookup(env(pairs)).build()
+    }
+
+    fn t(s: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(s)
+    }
+
+    #[test]
+    fn endpoint_defaults_modes_and_overrides() {
+        assert_eq!(build(&[]).unwrap().endpoint().as_str(), "http://169.254.169.254/");
+        let v6 = build(&[(ENV_ENDPOINT_MODE, "IPv6")]).unwrap();
+        assert_eq!(v6.endpoint().as_str(), "http://[fd00:ec2::254]/");
+        let v6_lower = build(&[(ENV_ENDPOINT_MODE, "ipv6")]).unwrap();
+        assert_eq!(v6_lower.endpoint().as_str(), "http://[fd00:ec2::254]/");
+        // An explicit endpoint wins over the mode.
+        let both = build(&[(ENV_ENDPOINT_MODE, "IPv6"), (ENV_ENDPOINT, "http://127.0.0.1:8111")]).unwrap();
+        assert_eq!(both.endpoint().as_str(), "http://127.0.0.1:8111/");
+        // A path prefix is kept and ends with a slash, so joins stay under it.
+        let prefixed = build(&[(ENV_ENDPOINT, "http://127.0.0.1:8111/imds")]).unwrap();
+        assert_eq!(
+            prefixed.endpoint().join(TOKEN_PATH).unwrap().path(),
+            "/imds/latest/api/token"
+        );
+        // The setter wins over the environment.
+        let setter = ImdsSource::builder()
+            .env_lookup(env(&[(ENV_ENDPOINT, "http://127.0.0.1:1")]))
+            .endpoint("http://127.0.0.2:2")
+            .build()
+            .unwrap();
+        assert_eq!(setter.endpoint().as_str(), "http://127.0.0.2:2/");
+        let mode_setter = ImdsSource::builder()
+            .env_lookup(env(&[]))
+            .endpoint_mode(EndpointMode::IPv6)
+            .build()
+            .unwrap();
+        assert_eq!(mode_setter.endpoint().as_str(), "http://[fd00:ec2::254]/");
+    }
+
+    #[test]
+    fn bad_configuration_is_rejected_at_build() {
+        let cases: Vec<Result<ImdsSource, BuildError>> = vec![
+            build(&[(ENV_ENDPOINT_MODE, "IPv5")]),
+            build(&[(ENV_ENDPOINT, "ftp://169.254.169.254")]),
+            build(&[(ENV_ENDPOINT, "not a url")]),
+            build(&[(ENV_DISABLED, "yes")]),
+            build(&[(ENV_V1_DISABLED, "1")]),
+            ImdsSource::builder().env_lookup(env(&[])).role_name("a/b").build(),
+            ImdsSource::builder().env_lookup(env(&[])).role_name("").build(),
+            ImdsSource::builder()
+                .env_lookup(env(&[]))
+                .token_ttl(Duration::ZERO)
+                .build(),
+            ImdsSource::builder()
+                .env_lookup(env(&[]))
+                .token_ttl(Duration::from_secs(21_601))
+                .build(),
+            ImdsSource::builder()
+                .env_lookup(env(&[]))
+                .token_ttl(Duration::from_millis(1500))
+                .build(),
+            ImdsSource::builder()
+                .env_lookup(env(&[]))
+                .token_ttl(Duration::from_secs(60))
+                .token_renew_early(Duration::from_secs(60))
+                .build(),
+            ImdsSource::builder().env_lookup(env(&[])).max_attempts(0).build(),
+            ImdsSource::builder()
+                .env_lookup(env(&[]))
+                .read_timeout(Duration::ZERO)
+                .build(),
+        ];
+        for (i, case) in cases.into_iter().enumerate() {
+            assert!(
+                matches!(case, Err(BuildError::InvalidConfiguration { .. })),
+                "case {i} was accepted: {case:?}"
+            );
+        }
+        let mode = build(&[(ENV_ENDPOINT_MODE, "IPv5")]).unwrap_err().to_string();
+        assert!(mode.contains(ENV_ENDPOINT_MODE) && mode.contains("IPv5"), "{mode}");
+    }
+
+    #[test]
+    fn v1_fallback_is_off_by_default_and_forced_off_by_the_environment() {
+        assert!(!build(&[]).unwrap().inner.v1_fallback);
+        let on = ImdsSource::builder()
+            .env_lookup(env(&[]))
+            .v1_fallback(true)
+            .build()
+            .unwrap();
+        assert!(on.inner.v1_fallback);
+        let forced = ImdsSource::builder()
+            .env_lookup(env(&[(ENV_V1_DISABLED, "TRUE")]))
+            .v1_fallback(true)
+            .build()
+            .unwrap();
+        assert!(!forced.inner.v1_fallback);
+        let not_forced = ImdsSource::builder()
+            .env_lookup(env(&[(ENV_V1_DISABLED, "false")]))
+            .v1_fallback(true)
+            .build()
+            .unwrap();
+        assert!(not_forced.inner.v1_fallback);
+    }
+
+    #[tokio::test]
+    async fn disabled_is_not_loaded_without_any_call() {
+        // Port 9 on loopback: nothing listens, and nothing must be tried.
+        let src = build(&[(ENV_DISABLED, "true"), (ENV_ENDPOINT, "http://127.0.0.1:9")]).unwrap();
+        let failure = src.fetch_detailed(&FetchContext::system("app")).await.unwrap_err();
+        assert_eq!(failure.error.class(), ErrorClass::NotLoaded);
+        assert!(!failure.unreachable);
+        assert!(failure.error.message().contains("AWS_EC2_METADATA_DISABLED"));
+        // The setter overrides the variable both ways.
+        let on = ImdsSource::builder()
+            .env_lookup(env(&[(ENV_DISABLED, "true")]))
+            .disabled(false)
+            .build()
+            .unwrap();
+        assert!(on.inner.disabled.is_none());
+        let off = ImdsSource::builder()
+            .env_lookup(env(&[]))
+            .disabled(true)
+            .build()
+            .unwrap();
+        assert_eq!(
+            off.fetch(FetchContext::system("app")).await.unwrap_err().class(),
+            ErrorClass::NotLoaded
+        );
+    }
+
+    #[tokio::test]
+    async fn nothing_listening_is_unreachable_and_retryable() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // The listener is dropped: the port refuses connections.
+        let src = build(&[(ENV_ENDPOINT, &format!("http://127.0.0.1:{port}"))]).unwrap();
+        let failure = src.fetch_detailed(&FetchContext::system("app")).await.unwrap_err();
+        assert!(failure.unreachable);
+        assert_eq!(failure.error.class(), ErrorClass::Retryable);
+        assert!(
+            failure.error.message().contains("IMDS session token"),
+            "{}",
+            failure.error
+        );
+    }
+
+    #[test]
+    fn documents_with_and_without_the_optional_fields() {
+        let full = format!(
+            r#"{{"Code":"Success","LastUpdated":"2026-11-22T18:00:00Z","Type":"AWS-HMAC","AccessKeyId":"ASIAEXAMPLE",
+               "SecretAccessKey":"{SECRET}","Token":"{TOKEN}","Expiration":"2026-11-22T19:00:00Z"}}"#
+        );
+        let c = parse_document(full.as_bytes(), t(1_795_370_400), None).unwrap();
+        assert_eq!(c.access_key_id(), "ASIAEXAMPLE");
+        assert_eq!(c.secret_access_key(), SECRET);
+        assert_eq!(c.session_token(), Some(TOKEN));
+        assert_eq!(c.expiry(), Some(t(1_795_374_000)));
+        assert_eq!(c.issued_at(), t(1_795_370_400));
+        // moto's document: no Code, LastUpdated or Type.
+        let moto = r#"{"AccessKeyId": "test-key", "SecretAccessKey": "test-secret-key", "Token": "test-session-token", "Expiration": "2026-11-23T17:52:29Z"}"#;
+        let m = parse_document(moto.as_bytes(), t(0), None).unwrap();
+        assert_eq!(m.access_key_id(), "test-key");
+        assert_eq!(m.session_token(), Some("test-session-token"));
+    }
+
+    #[test]
+    fn bad_documents_are_classified_without_secrets() {
+        let denied = br#"{"Code":"AssumeRoleUnauthorizedAccess","Message":"EC2 cannot assume the role","LastUpdated":"2026-11-22T18:00:00Z"}"#;
+        let e = parse_document(denied, t(0), None).unwrap_err();
+        assert_eq!(e.class(), ErrorClass::Denied);
+        assert!(e.message().contains("AssumeRoleUnauthorizedAccess"), "{e}");
+        assert!(e.message().contains("EC2 cannot assume the role"), "{e}");
+
+        let cases: [(&str, &str); 6] = [
+            ("{\"AccessKeyId\":", "not valid JSON"),
+            (
+                r#"{"AccessKeyId":"A","Token":"T","Expiration":"2026-11-22T19:00:00Z"}"#,
+                "SecretAccessKey",
+            ),
+            (
+                r#"{"SecretAccessKey":"S","Token":"T","Expiration":"2026-11-22T19:00:00Z"}"#,
+                "AccessKeyId",
+            ),
+            (
+                r#"{"AccessKeyId":"A","SecretAccessKey":"S","Expiration":"2026-11-22T19:00:00Z"}"#,
+                "Token",
+            ),
+            (r#"{"AccessKeyId":"A","SecretAccessKey":"S","Token":"T"}"#, "Expiration"),
+            (
+                r#"{"AccessKeyId":"A","SecretAccessKey":"S","Token":"T","Expiration":"tomorrow"}"#,
+                "Expiration",
+            ),
+        ];
+        for (doc, needle) in cases {
+            let e = parse_document(doc.as_bytes(), t(0), None).unwrap_err();
+            assert_eq!(e.class(), ErrorClass::InvalidResponse, "{doc}");
+            assert!(e.message().contains(needle), "{doc}: {e}");
+        }
+        // A secret inside a broken document is not echoed.
+        let broken = format!(r#"{{"AccessKeyId":"A","SecretAccessKey":"{SECRET}","Token":5}}"#);
+        let e = parse_document(broken.as_bytes(), t(0), None).unwrap_err();
+        assert!(!e.to_string().contains(SECRET), "{e}");
+        let bad_secret = format!(
+            r#"{{"AccessKeyId":"A","SecretAccessKey":"{SECRET} x","Token":"{TOKEN}","Expiration":"2026-11-22T19:00:00Z"}}"#
+        );
+        let e = parse_document(bad_secret.as_bytes(), t(0), None).unwrap_err();
+        assert!(!e.to_string().contains(SECRET), "{e}");
+        // A hostile service echoing our session token in a message gets it scrubbed.
+        let echo = format!(r#"{{"Code":"Failure","Message":"token {TOKEN} refused"}}"#);
+        let e = parse_document(echo.as_bytes(), t(0), Some(TOKEN)).unwrap_err();
+        assert!(!e.to_string().contains(TOKEN), "{e}");
+        assert!(e.to_string().contains(crate::REDACTED), "{e}");
+    }
+
+    #[test]
+    fn role_names() {
+        assert!(is_role_name("default-role"));
+        assert!(is_role_name("a+b=c,d.e@f_g-h"));
+        assert!(!is_role_name(""));
+        assert!(!is_role_name("a/b"));
+        assert!(!is_role_name("a b"));
+        assert!(!is_role_name("<html>"));
+        assert!(!is_role_name(&"r".repeat(65)));
+    }
+
+    #[test]
+    fn debug_shows_configuration_only() {
+        let src = build(&[]).unwrap();
+        *lock(&src.inner.token) = Some(CachedToken {
+            value: Zeroizing::new(TOKEN.into()),
+            renew_at: t(0),
+        });
+        let debug = format!("{src:?}");
+        assert!(debug.contains("169.254.169.254"), "{debug}");
+        assert!(!debug.contains(TOKEN), "{debug}");
+    }
+}
