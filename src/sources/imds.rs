@@ -32,14 +32,15 @@
 //! | what | class |
 //! | --- | --- |
 //! | disabled (`AWS_EC2_METADATA_DISABLED=true` or [`ImdsSourceBuilder::disabled`]) | [`NotLoaded`](ErrorClass::NotLoaded) |
-//! | no role attached (role list 404 or empty) | [`NotLoaded`](ErrorClass::NotLoaded) |
-//! | unreachable, timed out | [`Timeout`](ErrorClass::Timeout) / [`Retryable`](ErrorClass::Retryable) |
+//! | no role attached (role list 404) | [`NotLoaded`](ErrorClass::NotLoaded) |
+//! | timed out (after the attempts) | [`Timeout`](ErrorClass::Timeout) |
+//! | refused or dropped connection, body cut short (after the attempts) | [`Retryable`](ErrorClass::Retryable) |
 //! | 5xx after the attempts, discovered role gone between two calls (404) | [`Retryable`](ErrorClass::Retryable) |
 //! | 429 | [`Throttled`](ErrorClass::Throttled) |
 //! | 401 again with a fresh token | [`CredentialsRejected`](ErrorClass::CredentialsRejected) |
 //! | token call 403 (IMDS turned off, hop limit), metadata 403, `Code` other than `Success` | [`Denied`](ErrorClass::Denied) |
 //! | a role given by name that is not attached (404), token call 400/404/405 without v1 fallback, v1 refused (401) | [`InvalidConfiguration`](ErrorClass::InvalidConfiguration) |
-//! | malformed JSON, missing field, bad token or role name in an answer, body over the cap | [`InvalidResponse`](ErrorClass::InvalidResponse) |
+//! | malformed JSON, missing field, empty or bad token or role list, body over the cap | [`InvalidResponse`](ErrorClass::InvalidResponse) |
 //!
 //! A `Code` other than `Success` (`AssumeRoleUnauthorizedAccess` when the
 //! role's trust policy does not let EC2 assume it) is [`Denied`](ErrorClass::Denied): retrying
@@ -288,9 +289,8 @@ impl Call<'_> {
             .map_err(|_| SourceError::invalid_response(format!("{what}: the answer is not UTF-8")))?;
         let role = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
         if role.is_empty() {
-            return Err(SourceError::not_loaded(format!(
-                "{what}: no IAM role is attached to this instance"
-            )));
+            // IMDS answers 404 when no role is attached: an empty 200 is broken.
+            return Err(SourceError::invalid_response(format!("{what}: the answer is empty")));
         }
         if !is_role_name(role) {
             return Err(SourceError::invalid_response(format!(
