@@ -640,8 +640,10 @@ impl ImdsSourceBuilder {
     }
 
     /// Allows IMDSv1 (no token) when the token call answers 403, 404 or 405
-    /// or times out. `AWS_EC2_METADATA_V1_DISABLED=true` forces it off.
-    /// Defaults to [`DEFAULT_V1_FALLBACK`].
+    /// or times out: for v1-only metadata services such as the one Elastic
+    /// Beanstalk containers see (raku-kivuli's `no-api-token`).
+    /// `AWS_EC2_METADATA_V1_DISABLED=true` forces it off. Defaults to
+    /// [`DEFAULT_V1_FALLBACK`].
     pub fn v1_fallback(mut self, enabled: bool) -> Self {
         self.v1_fallback = Some(enabled);
         self
