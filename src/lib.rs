@@ -60,3 +60,8 @@ pub use handle::{
 pub use policy::RefreshPolicy;
 pub use refresher::{DEFAULT_START_TIMEOUT, Refresher, RefresherBuilder};
 pub use source::{FetchContext, FetchFuture, Source};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

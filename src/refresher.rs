@@ -34,6 +34,9 @@ pub(crate) struct Runtime {
     pub(crate) random: Arc<dyn Random>,
 }
 
+/// A role as configured on the builder: name, source, own policy if any.
+type RoleConfig = (Arc<str>, Arc<dyn Source>, Option<RefreshPolicy>);
+
 /// Configures and starts a [`Refresher`].
 ///
 /// ```
@@ -49,7 +52,7 @@ pub(crate) struct Runtime {
 /// # Ok(()) }
 /// ```
 pub struct RefresherBuilder {
-    roles: Vec<(Arc<str>, Arc<dyn Source>, Option<RefreshPolicy>)>,
+    roles: Vec<RoleConfig>,
     policy: RefreshPolicy,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
