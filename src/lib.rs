@@ -47,6 +47,9 @@ mod http;
 pub mod metrics;
 pub mod policy;
 mod refresher;
+#[cfg(feature = "aws-sdk")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-sdk")))]
+pub mod sdk;
 mod source;
 pub mod sources;
 mod supervisor;
