@@ -360,11 +360,24 @@ impl CredentialsHandle {
     /// [`WaitError::TimedOut`] (with the last error class) when none arrive
     /// in time; [`WaitError::Stopped`] when the refresher is gone.
     pub async fn wait_ready(&self, timeout: Duration) -> Result<Arc<Snapshot>, WaitError> {
+        self.wait_for(timeout, |s| s.state.is_usable()).await
+    }
+
+    /// Waits until a published snapshot satisfies `condition` (checked on
+    /// the current one first), up to `timeout`.
+    ///
+    /// # Errors
+    /// As [`wait_ready`](Self::wait_ready).
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        mut condition: impl FnMut(&Snapshot) -> bool,
+    ) -> Result<Arc<Snapshot>, WaitError> {
         let mut published = self.shared.published.subscribe();
         let wait = async {
             loop {
                 let snapshot = self.load_full();
-                if snapshot.state.is_usable() {
+                if condition(&snapshot) {
                     return Ok(snapshot);
                 }
                 if published.changed().await.is_err() {
@@ -399,7 +412,10 @@ impl CredentialsHandle {
             // Nothing loaded yet: the refresher is already trying.
             return;
         }
-        let before = self.shared.invalidated_generation.fetch_max(generation, Ordering::AcqRel);
+        let before = self
+            .shared
+            .invalidated_generation
+            .fetch_max(generation, Ordering::AcqRel);
         if before < generation {
             self.shared.invalidate.notify_one();
         }
@@ -460,6 +476,11 @@ mod tests {
         });
         s.publish(snap, false, &[]);
         let err = h.wait_ready(Duration::from_secs(10)).await.unwrap_err();
-        assert_eq!(err, WaitError::TimedOut { last_error: Some(ErrorClass::Throttled) });
+        assert_eq!(
+            err,
+            WaitError::TimedOut {
+                last_error: Some(ErrorClass::Throttled)
+            }
+        );
     }
 }
