@@ -337,6 +337,7 @@ impl RefresherActor {
         let mut next = (*snapshot).clone();
         next.next_refresh = Some(at);
         self.shared().publish(next, false, &[]);
+        self.metrics.snapshot(&self.shared().snapshot.load());
         self.schedule_refresh(at, ctx);
     }
 }

@@ -27,6 +27,9 @@ pub(crate) struct RoleSpec {
     pub(crate) shared: Arc<Shared>,
 }
 
+/// A role as configured on the builder: name, source, own policy.
+type ConfiguredRole = (Arc<str>, Arc<dyn Source>, Option<RefreshPolicy>);
+
 /// Every role's handle, by name, shared with the metrics collector so it
 /// sees roles added and removed at run time.
 pub(crate) type RoleTable = Arc<Mutex<HashMap<Arc<str>, CredentialsHandle>>>;
@@ -53,7 +56,7 @@ pub(crate) struct Runtime {
 /// # Ok(()) }
 /// ```
 pub struct RefresherBuilder {
-    roles: Vec<(Arc<str>, Arc<dyn Source>, Option<RefreshPolicy>)>,
+    roles: Vec<ConfiguredRole>,
     policy: RefreshPolicy,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
