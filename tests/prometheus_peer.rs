@@ -693,6 +693,24 @@ fn prometheus_scrapes_us_runs_every_dashboard_query_and_every_alert_fires_on_fau
     }
     assert!(role_value(&prom, &failures, "steady", &[]) == Some(0.0));
 
+    // Nothing the sources issued reached Prometheus: no secret, session
+    // token or key id in any series' labels.
+    let stored = prom
+        .get("/api/v1/series?match[]=%7B__name__%3D~%22credrefresh_.%2B%22%7D")
+        .to_string();
+    assert!(stored.contains("credrefresh_refresh_attempts_total"), "{stored}");
+    for source in [&app, &steady] {
+        assert!(source.fetches() > 0);
+    }
+    let issued = app.fetches() + steady.fetches();
+    for n in 1..=issued + 1 {
+        let key_id = format!("ASIAFAKE{n:08}");
+        for needle in [common::fake::secret_for(&key_id), format!("fake-token-{n}"), key_id] {
+            assert!(!stored.contains(&needle), "{needle} stored in Prometheus");
+        }
+    }
+    assert!(!stored.contains("fake-secret") && !stored.contains("scripted"));
+
     // A removed role's metrics disappear.
     assert!(refresher.remove_role("broken"));
     wait_alert(&prom, &rules, &mut seen, "CredrefreshRoleMetricsAbsent", "broken");
