@@ -166,6 +166,13 @@ impl Snapshot {
     pub fn generation(&self) -> u64 {
         self.generation
     }
+
+    /// The [`generation`](Self::generation) at which the current credentials
+    /// were fetched: it changes only when new credentials arrive, not on
+    /// failures or extensions. 0 before the first.
+    pub fn credentials_generation(&self) -> u64 {
+        self.credentials_generation
+    }
 }
 
 /// What happened in a refresh, as told to [`CredentialsHandle::subscribe`]rs.

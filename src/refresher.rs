@@ -27,9 +27,6 @@ pub(crate) struct RoleSpec {
     pub(crate) shared: Arc<Shared>,
 }
 
-/// A role as configured on the builder: name, source, own policy.
-type ConfiguredRole = (Arc<str>, Arc<dyn Source>, Option<RefreshPolicy>);
-
 /// Every role's handle, by name, shared with the metrics collector so it
 /// sees roles added and removed at run time.
 pub(crate) type RoleTable = Arc<Mutex<HashMap<Arc<str>, CredentialsHandle>>>;
@@ -40,6 +37,9 @@ pub(crate) struct Runtime {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) random: Arc<dyn Random>,
 }
+
+/// A role as configured on the builder: name, source, own policy if any.
+type RoleConfig = (Arc<str>, Arc<dyn Source>, Option<RefreshPolicy>);
 
 /// Configures and starts a [`Refresher`].
 ///
@@ -56,7 +56,7 @@ pub(crate) struct Runtime {
 /// # Ok(()) }
 /// ```
 pub struct RefresherBuilder {
-    roles: Vec<ConfiguredRole>,
+    roles: Vec<RoleConfig>,
     policy: RefreshPolicy,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
