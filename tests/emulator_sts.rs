@@ -604,7 +604,7 @@ async fn invalid_parameters_get_the_errors_sts_sends() {
     ];
     for (params, signer, status, code) in cases {
         let answer = post(&emulator, &params, signer).await;
-        assert_eq!(answer.status, status, "{params:?}: {}", answer.body);
+        assert_eq!(answer.status, status, "{params:?}");
         let error = parse::<ErrorResponse>(&answer.body);
         assert_eq!(error.error.code, code, "{params:?}: {}", error.error.message);
         assert_eq!(error.error.r#type, "Sender");
