@@ -435,7 +435,9 @@ async fn the_query_string_form_is_accepted() {
     assert_eq!(recorded[0].param("RoleSessionName"), Some("via-query"));
 }
 
-/// Each case: parameters, whether signed, then the expected status and code.
+/// Parameters, the signing key (if signed), then the expected status and code.
+type Case<'a> = (Vec<(&'a str, &'a str)>, Option<&'a str>, u16, &'a str);
+
 #[tokio::test]
 async fn invalid_parameters_get_the_errors_sts_sends() {
     let emulator = Emulator::start().unwrap();
@@ -447,7 +449,7 @@ async fn invalid_parameters_get_the_errors_sts_sends() {
 
     let long_name = "n".repeat(65);
     let huge_policy = format!(r#"{{"Statement":"{}"}}"#, "x".repeat(3000));
-    let cases: Vec<(Vec<(&str, &str)>, Option<&str>, u16, &str)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (vec![("Version", "2011-06-15")], Some("AKID"), 400, "MissingAction"),
         (vec![("Action", "AssumeRoot")], Some("AKID"), 400, "InvalidAction"),
         (
