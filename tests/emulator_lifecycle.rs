@@ -151,3 +151,17 @@ fn it_serves_an_actix_system() {
     assert_eq!(status, 200);
     assert_eq!(emulator.count(Call::Ecs), 1);
 }
+
+#[tokio::test]
+async fn debug_shows_neither_the_container_token_nor_issued_secrets() {
+    let builder = Emulator::builder().ecs_auth_token("builder-secret-token");
+    assert!(!format!("{builder:?}").contains("builder-secret-token"));
+    let emulator = builder.start().unwrap();
+    assert_eq!(ecs_status(&emulator, &client(Some(Duration::from_secs(10)))).await, 200);
+    let debug = format!("{emulator:?}");
+    assert!(debug.contains(&emulator.endpoint()), "{debug}");
+    assert!(!debug.contains("builder-secret-token"));
+    let secrets = emulator.issued_secrets();
+    assert_eq!(secrets.len(), 2);
+    assert!(secrets.iter().all(|s| !debug.contains(s.as_str())));
+}

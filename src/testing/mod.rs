@@ -75,6 +75,7 @@ mod state;
 mod sts;
 mod wire;
 
+use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -83,6 +84,7 @@ use std::time::Duration;
 pub use faults::{Call, Fault};
 pub use record::{Issued, RecordedRequest};
 
+use crate::REDACTED;
 use crate::clock::{Clock, SystemClock};
 use server::Server;
 use state::{Config, Shared};
@@ -135,7 +137,6 @@ pub const DEFAULT_BIND: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Ad
 /// })?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct Emulator {
     shared: Arc<Shared>,
     server: Server,
@@ -247,6 +248,18 @@ impl Emulator {
     }
 }
 
+/// Shows where it listens; never the secrets it issued or the container token.
+impl fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Emulator")
+            .field("endpoint", &self.endpoint())
+            .field("account_id", &self.shared.config.account_id)
+            .field("imds_role_name", &self.shared.config.role_name)
+            .field("imds_v1_allowed", &self.shared.config.imds_v1_allowed)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Configures and starts an [`Emulator`].
 ///
 /// ```
@@ -262,7 +275,7 @@ impl Emulator {
 /// assert_eq!(emulator.account_id(), "210987654321");
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct EmulatorBuilder {
     credential_lifetime: Option<Duration>,
     account_id: Option<String>,
@@ -271,6 +284,21 @@ pub struct EmulatorBuilder {
     ecs_auth_token: Option<String>,
     bind: Option<SocketAddr>,
     clock: Option<Arc<dyn Clock>>,
+}
+
+/// The container token is redacted.
+impl fmt::Debug for EmulatorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmulatorBuilder")
+            .field("credential_lifetime", &self.credential_lifetime)
+            .field("account_id", &self.account_id)
+            .field("imds_role_name", &self.imds_role_name)
+            .field("imds_v1_allowed", &self.imds_v1_allowed)
+            .field("ecs_auth_token", &self.ecs_auth_token.as_ref().map(|_| REDACTED))
+            .field("bind", &self.bind)
+            .field("clock", &self.clock)
+            .finish()
+    }
 }
 
 impl EmulatorBuilder {

@@ -164,8 +164,8 @@ impl fmt::Display for BodyCut {
 
 impl std::error::Error for BodyCut {}
 
-/// A response body: whole, or cut after a part.
-#[derive(Debug)]
+/// A response body: whole, or cut after a part. No `Debug`: it may carry
+/// secrets.
 pub(crate) enum EmuBody {
     /// The whole body, taken when sent.
     Full(Option<Bytes>),

@@ -13,8 +13,7 @@ use crate::clock::Clock;
 /// How far in the past [`Fault::ExpiredCredentials`] puts `Expiration`.
 pub(crate) const EXPIRED_BY: Duration = Duration::from_secs(300);
 
-/// Configuration fixed at start.
-#[derive(Debug)]
+/// Configuration fixed at start. No `Debug`: it holds the container token.
 pub(crate) struct Config {
     pub(crate) account_id: String,
     pub(crate) role_name: String,
@@ -35,8 +34,7 @@ pub(crate) struct Principal {
     pub(crate) user_id: String,
 }
 
-/// Credentials just issued.
-#[derive(Debug)]
+/// Credentials just issued. No `Debug`: they are secret.
 pub(crate) struct Fresh {
     pub(crate) access_key_id: String,
     pub(crate) secret_access_key: String,
@@ -44,7 +42,7 @@ pub(crate) struct Fresh {
     pub(crate) expiration: SystemTime,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct State {
     lifetime: Duration,
     scripts: HashMap<Call, VecDeque<Fault>>,
@@ -60,7 +58,7 @@ struct State {
 }
 
 /// Everything the server and the [`Emulator`](super::Emulator) share.
-#[derive(Debug)]
+/// No `Debug`: it holds secrets.
 pub(crate) struct Shared {
     pub(crate) config: Config,
     clock: Arc<dyn Clock>,

@@ -8,8 +8,7 @@ use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 use hyper::body::Bytes;
 
-/// A request, read whole.
-#[derive(Debug)]
+/// A request, read whole. No `Debug`: it may carry secrets.
 pub(crate) struct Incoming {
     pub(crate) method: Method,
     pub(crate) path: String,
@@ -31,8 +30,7 @@ impl Incoming {
     }
 }
 
-/// An answer, before it is written.
-#[derive(Debug, Clone)]
+/// An answer, before it is written. No `Debug`: it may carry secrets.
 pub(crate) struct Reply {
     pub(crate) status: StatusCode,
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
