@@ -6,6 +6,9 @@
 //! reader threads while a writer publishes every 1 ms, and allocations per
 //! read counted by a counting global allocator.
 
+// A benchmark measures wall time: the clock rule is for library decisions.
+#![allow(clippy::disallowed_methods)]
+
 #[path = "../tests/common/fake.rs"]
 #[allow(dead_code)]
 mod fake;

@@ -47,9 +47,15 @@ mod http;
 pub mod metrics;
 pub mod policy;
 mod refresher;
+#[cfg(feature = "aws-sdk")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-sdk")))]
+pub mod sdk;
 mod source;
 pub mod sources;
 mod supervisor;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 
 pub use credentials::{Credentials, CredentialsError, REDACTED, env_vars};
 pub use error::{BuildError, ErrorClass, SourceError, WaitError};
@@ -60,3 +66,8 @@ pub use handle::{
 pub use policy::RefreshPolicy;
 pub use refresher::{DEFAULT_START_TIMEOUT, Refresher, RefresherBuilder};
 pub use source::{FetchContext, FetchFuture, Source};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

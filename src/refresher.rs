@@ -27,12 +27,19 @@ pub(crate) struct RoleSpec {
     pub(crate) shared: Arc<Shared>,
 }
 
+/// Every role's handle, by name, shared with the metrics collector so it
+/// sees roles added and removed at run time.
+pub(crate) type RoleTable = Arc<Mutex<HashMap<Arc<str>, CredentialsHandle>>>;
+
 /// The injected time and random sources, shared by every actor.
 #[derive(Clone)]
 pub(crate) struct Runtime {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) random: Arc<dyn Random>,
 }
+
+/// A role as configured on the builder: name, source, own policy if any.
+type RoleConfig = (Arc<str>, Arc<dyn Source>, Option<RefreshPolicy>);
 
 /// Configures and starts a [`Refresher`].
 ///
@@ -49,7 +56,7 @@ pub(crate) struct Runtime {
 /// # Ok(()) }
 /// ```
 pub struct RefresherBuilder {
-    roles: Vec<(Arc<str>, Arc<dyn Source>, Option<RefreshPolicy>)>,
+    roles: Vec<RoleConfig>,
     policy: RefreshPolicy,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
@@ -208,7 +215,7 @@ pub struct Refresher {
     mode: Mutex<Option<Mode>>,
     runtime: Runtime,
     policy: RefreshPolicy,
-    roles: Mutex<HashMap<Arc<str>, CredentialsHandle>>,
+    roles: RoleTable,
 }
 
 impl fmt::Debug for Refresher {
@@ -219,7 +226,7 @@ impl fmt::Debug for Refresher {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -251,7 +258,7 @@ impl Refresher {
             mode: Mutex::new(Some(mode)),
             runtime,
             policy,
-            roles: Mutex::new(roles),
+            roles: Arc::new(Mutex::new(roles)),
         }
     }
 
@@ -342,6 +349,12 @@ impl Refresher {
             }
             Mode::Local => self.supervisor.do_send(Shutdown),
         }
+    }
+
+    /// The live table of roles (for the metrics collector).
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    pub(crate) fn role_table(&self) -> RoleTable {
+        self.roles.clone()
     }
 
     /// The clock the refresher decides with.

@@ -368,7 +368,6 @@ fn repeated_panics_are_restarted_with_growing_delays_and_credentials_survive() {
         let refresher = b.role("app", source.clone()).start_local().unwrap();
         let handle = refresher.handle("app").unwrap();
         handle.wait_ready(Duration::from_secs(5)).await.unwrap();
-        let mut events = handle.subscribe();
         // Restarts publish a snapshot each (no event): wait on the counter.
         let mut seen = Vec::new();
         for n in 1..=4u64 {

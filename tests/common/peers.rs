@@ -69,6 +69,7 @@ pub fn free_port() -> u16 {
 }
 
 /// Waits until 127.0.0.1:`port` accepts connections (real time), up to `limit`.
+#[allow(clippy::disallowed_methods)] // an external process starts in real time
 pub fn wait_for_port(port: u16, limit: Duration) {
     let start = Instant::now();
     while start.elapsed() < limit {
