@@ -1,0 +1,190 @@
+//! The default chain in a running refresher, over the emulator: which
+//! source it chooses, that the snapshot shows it, that only "not loaded"
+//! moves on, and that it sticks to its choice. Real time, no sleeps.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use credrefresh::backoff::BackoffConfig;
+use credrefresh::sources::DefaultChain;
+use credrefresh::testing::{Call, Emulator, Fault};
+use credrefresh::{CredentialsHandle, CredentialsState, ErrorClass, RefreshPolicy, Refresher, Source};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+type Vars = Arc<Mutex<HashMap<String, String>>>;
+
+fn vars(pairs: &[(&str, &str)]) -> Vars {
+    Arc::new(Mutex::new(
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    ))
+}
+
+fn chain(vars: &Vars) -> DefaultChain {
+    let v = vars.clone();
+    DefaultChain::with_lookup(move |k| v.lock().unwrap().get(k).cloned()).unwrap()
+}
+
+fn policy() -> RefreshPolicy {
+    RefreshPolicy::default()
+        .backoff(BackoffConfig {
+            initial: Duration::from_millis(100),
+            multiplier: 2.0,
+            max: Duration::from_millis(500),
+            jitter: 0.0,
+        })
+        .invalidation_cooldown(Duration::ZERO)
+}
+
+fn start(chain: DefaultChain) -> (Refresher, CredentialsHandle) {
+    let refresher = Refresher::builder()
+        .policy(policy())
+        .role("app", chain)
+        .start()
+        .unwrap();
+    let handle = refresher.handle("app").unwrap();
+    (refresher, handle)
+}
+
+/// A port on loopback where nothing listens.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn environment_set_chooses_env() {
+    let emulator = Emulator::start().unwrap();
+    let vars = vars(&[
+        ("AWS_ACCESS_KEY_ID", "AKIDCHAINENV"),
+        ("AWS_SECRET_ACCESS_KEY", "chain-env-secret"),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &emulator.imds_endpoint()),
+    ]);
+    let (_refresher, handle) = start(chain(&vars));
+    assert_eq!(handle.load().source(), "chain");
+    let snapshot = handle.wait_ready(WAIT).await.unwrap();
+    assert_eq!(snapshot.credentials().unwrap().access_key_id(), "AKIDCHAINENV");
+    assert_eq!(snapshot.source(), "env");
+    assert_eq!(emulator.count(Call::ImdsToken), 0, "IMDS never asked");
+}
+
+#[tokio::test]
+async fn nothing_set_and_imds_disabled_is_not_loaded() {
+    let vars = vars(&[("AWS_EC2_METADATA_DISABLED", "true")]);
+    let (_refresher, handle) = start(chain(&vars));
+    let snapshot = handle.wait_for(WAIT, |s| s.last_error_class().is_some()).await.unwrap();
+    assert_eq!(snapshot.last_error_class(), Some(ErrorClass::NotLoaded));
+    assert_eq!(snapshot.state(), CredentialsState::NotLoaded);
+    let message = &snapshot.last_error().unwrap().message;
+    for name in ["env:", "ecs:", "imds:"] {
+        assert!(message.contains(name), "{message}");
+    }
+    assert_eq!(snapshot.source(), "chain");
+}
+
+#[tokio::test]
+async fn an_unreachable_metadata_service_is_passed_over_while_choosing() {
+    let vars = vars(&[(
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+        &format!("http://127.0.0.1:{}", closed_port()),
+    )]);
+    let chain = chain(&vars);
+    let e = chain.fetch(credrefresh::FetchContext::system("app")).await.unwrap_err();
+    assert_eq!(e.class(), ErrorClass::NotLoaded, "{e}");
+    assert!(e.message().contains("no answer from the metadata service"), "{e}");
+}
+
+#[tokio::test]
+async fn container_set_chooses_ecs() {
+    let emulator = Emulator::start().unwrap();
+    let vars = vars(&[
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", &emulator.ecs_full_uri()),
+        ("AWS_CONTAINER_AUTHORIZATION_TOKEN", &emulator.ecs_auth_token()),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &emulator.imds_endpoint()),
+    ]);
+    let (_refresher, handle) = start(chain(&vars));
+    let snapshot = handle.wait_ready(WAIT).await.unwrap();
+    assert_eq!(snapshot.source(), "ecs");
+    assert_eq!(
+        snapshot.credentials().unwrap().access_key_id(),
+        emulator.issued()[0].access_key_id
+    );
+    assert_eq!(emulator.count(Call::Ecs), 1);
+    assert_eq!(emulator.count(Call::ImdsToken), 0);
+}
+
+#[tokio::test]
+async fn an_error_other_than_not_loaded_stops_the_chain() {
+    let emulator = Emulator::start().unwrap();
+    emulator.set_outage(
+        Call::Ecs,
+        Some(Fault::AwsError {
+            status: 403,
+            code: "AccessDenied".into(),
+            message: "the task role cannot be assumed".into(),
+        }),
+    );
+    let vars = vars(&[
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", &emulator.ecs_full_uri()),
+        ("AWS_CONTAINER_AUTHORIZATION_TOKEN", &emulator.ecs_auth_token()),
+        // IMDS would answer, but must not be asked.
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &emulator.imds_endpoint()),
+    ]);
+    let (_refresher, handle) = start(chain(&vars));
+    let snapshot = handle.wait_for(WAIT, |s| s.last_error_class().is_some()).await.unwrap();
+    assert_eq!(snapshot.last_error_class(), Some(ErrorClass::Denied));
+    assert!(snapshot.last_error().unwrap().message.contains("stopped at `ecs`"));
+    assert_eq!(snapshot.state(), CredentialsState::NotLoaded);
+    assert_eq!(emulator.count(Call::ImdsToken), 0);
+    assert_eq!(emulator.count(Call::ImdsCredentials), 0);
+}
+
+#[tokio::test]
+async fn sticks_to_imds_through_an_outage_and_chooses_again_when_env_goes_away() {
+    let emulator = Emulator::start().unwrap();
+    let vars = vars(&[
+        ("AWS_ACCESS_KEY_ID", "AKIDCHAINENV"),
+        ("AWS_SECRET_ACCESS_KEY", "chain-env-secret"),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &emulator.imds_endpoint()),
+    ]);
+    let (_refresher, handle) = start(chain(&vars));
+    assert_eq!(handle.wait_ready(WAIT).await.unwrap().source(), "env");
+
+    // The variables go away: env is not loaded any more, the chain chooses IMDS.
+    vars.lock()
+        .unwrap()
+        .retain(|k, _| !k.starts_with("AWS_ACCESS") && !k.starts_with("AWS_SECRET"));
+    handle.invalidate();
+    let snapshot = handle.wait_for(WAIT, |s| s.source() == "imds").await.unwrap();
+    let key = snapshot.credentials().unwrap().access_key_id().to_string();
+    assert_eq!(key, emulator.issued()[0].access_key_id);
+
+    // IMDS goes down: its own error (not "not loaded"), the last good
+    // credentials kept, and the chain still on IMDS.
+    emulator.set_outage(Call::ImdsCredentials, Some(Fault::Html500));
+    handle.invalidate();
+    let snapshot = handle.wait_for(WAIT, |s| s.consecutive_failures() > 0).await.unwrap();
+    assert_eq!(snapshot.last_error_class(), Some(ErrorClass::Retryable));
+    assert_eq!(snapshot.credentials().unwrap().access_key_id(), key);
+    assert_eq!(snapshot.source(), "imds");
+    assert_eq!(snapshot.state(), CredentialsState::Fresh);
+    emulator.set_outage(Call::ImdsCredentials, None);
+    let snapshot = handle.wait_for(WAIT, |s| s.consecutive_failures() == 0).await.unwrap();
+    assert_eq!(snapshot.source(), "imds");
+    let key = snapshot.credentials().unwrap().access_key_id().to_string();
+
+    // IMDS disappears altogether (connections refused). While choosing that
+    // would mean "not on EC2"; for the chosen source it is a transient
+    // failure: retried, last credentials kept, no other source tried.
+    drop(emulator);
+    handle.invalidate();
+    let snapshot = handle.wait_for(WAIT, |s| s.consecutive_failures() > 0).await.unwrap();
+    assert_eq!(snapshot.last_error_class(), Some(ErrorClass::Retryable));
+    assert!(snapshot.last_error().unwrap().message.contains("could not connect"));
+    assert_eq!(snapshot.credentials().unwrap().access_key_id(), key);
+    assert_eq!(snapshot.source(), "imds");
+}

@@ -1,0 +1,93 @@
+//! botocore (boto3's credential chain) and our `EcsSource` read the
+//! emulator's container endpoint the same way: pointed at it with
+//! `AWS_CONTAINER_CREDENTIALS_FULL_URI` and
+//! `AWS_CONTAINER_AUTHORIZATION_TOKEN`, botocore gets exactly the
+//! credentials the emulator issued to its request, and our source exactly
+//! those issued to ours; both sent the same authorization header. The
+//! emulator issues new credentials for every request, so "the same" is
+//! checked against its record of what it issued.
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use credrefresh::sources::EcsSource;
+use credrefresh::testing::{Call, Emulator};
+use credrefresh::{FetchContext, Source};
+
+const SCRIPT: &str = r#"
+import json, botocore.session
+session = botocore.session.get_session()
+creds = session.get_credentials()
+frozen = creds.get_frozen_credentials()
+print(json.dumps({"method": creds.method, "key": frozen.access_key,
+                  "secret": frozen.secret_key, "token": frozen.token}))
+"#;
+
+fn botocore(env: &[(&str, String)]) -> serde_json::Value {
+    let home = std::env::temp_dir().join(format!("credrefresh-boto-home-ecs-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let mut cmd = Command::new(common::peers::python());
+    cmd.env_clear()
+        .env("HOME", &home)
+        .env("AWS_CONFIG_FILE", home.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(["-c", SCRIPT]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run the peer Python");
+    assert!(
+        out.status.success(),
+        "botocore failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("botocore printed JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn botocore_and_our_ecs_source_get_what_the_emulator_issued() {
+    let Some(()) = common::peers::gate("botocore_and_our_ecs_source_get_what_the_emulator_issued") else {
+        return;
+    };
+    let emulator = Emulator::builder()
+        // An hour: botocore refreshes (a second request) within 15 min of expiry.
+        .credential_lifetime(Duration::from_secs(3600))
+        .start()
+        .unwrap();
+    let env = [
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", emulator.ecs_full_uri()),
+        ("AWS_CONTAINER_AUTHORIZATION_TOKEN", emulator.ecs_auth_token()),
+    ];
+    let theirs = botocore(&env);
+    let ours = EcsSource::builder()
+        .env_lookup(move |k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
+        .build()
+        .unwrap()
+        .fetch(FetchContext::system("peer"))
+        .await
+        .unwrap();
+
+    assert_eq!(theirs["method"], "container-role");
+    let issued = emulator.issued();
+    assert_eq!(issued.len(), 2);
+    assert_eq!(theirs["key"], issued[0].access_key_id.as_str());
+    assert_eq!(ours.access_key_id(), issued[1].access_key_id);
+    let secrets = emulator.issued_secrets();
+    for value in [&theirs["secret"], &theirs["token"]] {
+        assert!(
+            secrets.iter().any(|s| value == s.as_str()),
+            "botocore got a secret the emulator did not issue"
+        );
+    }
+    assert!(secrets.iter().any(|s| s == ours.secret_access_key()));
+    assert!(secrets.iter().any(|s| Some(s.as_str()) == ours.session_token()));
+    let requests = emulator.requests(Call::Ecs);
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].header("authorization"), requests[1].header("authorization"));
+    assert_eq!(
+        requests[1].header("authorization"),
+        Some(emulator.ecs_auth_token().as_str())
+    );
+}
