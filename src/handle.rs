@@ -396,10 +396,7 @@ impl CredentialsHandle {
             // Nothing loaded yet: the refresher is already trying.
             return;
         }
-        let before = self
-            .shared
-            .invalidated_generation
-            .fetch_max(generation, Ordering::AcqRel);
+        let before = self.shared.invalidated_generation.fetch_max(generation, Ordering::AcqRel);
         if before < generation {
             self.shared.invalidate.notify_one();
         }
@@ -460,11 +457,6 @@ mod tests {
         });
         s.publish(snap, false, &[]);
         let err = h.wait_ready(Duration::from_secs(10)).await.unwrap_err();
-        assert_eq!(
-            err,
-            WaitError::TimedOut {
-                last_error: Some(ErrorClass::Throttled)
-            }
-        );
+        assert_eq!(err, WaitError::TimedOut { last_error: Some(ErrorClass::Throttled) });
     }
 }

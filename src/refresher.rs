@@ -213,9 +213,7 @@ pub struct Refresher {
 
 impl fmt::Debug for Refresher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Refresher")
-            .field("roles", &self.role_names())
-            .finish_non_exhaustive()
+        f.debug_struct("Refresher").field("roles", &self.role_names()).finish_non_exhaustive()
     }
 }
 
@@ -234,13 +232,7 @@ impl Refresher {
         }
     }
 
-    fn new(
-        supervisor: Addr<Supervisor>,
-        mode: Mode,
-        runtime: Runtime,
-        policy: RefreshPolicy,
-        specs: Vec<RoleSpec>,
-    ) -> Self {
+    fn new(supervisor: Addr<Supervisor>, mode: Mode, runtime: Runtime, policy: RefreshPolicy, specs: Vec<RoleSpec>) -> Self {
         let mut roles = HashMap::new();
         for spec in specs {
             roles.insert(spec.name.clone(), CredentialsHandle::new(spec.shared.clone()));
