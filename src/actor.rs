@@ -285,7 +285,13 @@ impl RefresherActor {
         }
     }
 
-    fn commit(&mut self, snapshot: Snapshot, new_credentials: bool, events: &[RefreshEventKind], ctx: &mut Context<Self>) {
+    fn commit(
+        &mut self,
+        snapshot: Snapshot,
+        new_credentials: bool,
+        events: &[RefreshEventKind],
+        ctx: &mut Context<Self>,
+    ) {
         self.shared().publish(snapshot, new_credentials, events);
         self.metrics.snapshot(&self.shared().snapshot.load());
         self.schedule_expiry_check(ctx);

@@ -144,10 +144,31 @@ mod tests {
     fn validation_rejects_nonsense() {
         let ok = BackoffConfig::default();
         assert!(ok.validate().is_ok());
-        assert!(BackoffConfig { initial: Duration::ZERO, ..ok }.validate().is_err());
-        assert!(BackoffConfig { max: Duration::from_millis(10), ..ok }.validate().is_err());
+        assert!(
+            BackoffConfig {
+                initial: Duration::ZERO,
+                ..ok
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            BackoffConfig {
+                max: Duration::from_millis(10),
+                ..ok
+            }
+            .validate()
+            .is_err()
+        );
         assert!(BackoffConfig { multiplier: 0.5, ..ok }.validate().is_err());
-        assert!(BackoffConfig { multiplier: f64::NAN, ..ok }.validate().is_err());
+        assert!(
+            BackoffConfig {
+                multiplier: f64::NAN,
+                ..ok
+            }
+            .validate()
+            .is_err()
+        );
         assert!(BackoffConfig { jitter: 1.5, ..ok }.validate().is_err());
     }
 

@@ -334,7 +334,9 @@ impl WireDoc {
             Some(s) => time("StartTime", s)?,
             None => issued_at,
         };
-        let secret = self.secret_access_key.ok_or(CredentialsError::Missing("SecretAccessKey"))?;
+        let secret = self
+            .secret_access_key
+            .ok_or(CredentialsError::Missing("SecretAccessKey"))?;
         let mut creds = Credentials::new(
             self.access_key_id.ok_or(CredentialsError::Missing("AccessKeyId"))?,
             secret.as_str(),
@@ -438,10 +440,21 @@ mod tests {
             CredentialsError::Missing("access key id")
         );
         let err = Credentials::new("AKID", "sec ret", t(0)).unwrap_err();
-        assert!(matches!(err, CredentialsError::Invalid { field: "secret access key", .. }));
+        assert!(matches!(
+            err,
+            CredentialsError::Invalid {
+                field: "secret access key",
+                ..
+            }
+        ));
         // The error never echoes the value.
         assert!(!err.to_string().contains("sec ret"));
-        assert!(Credentials::new("AKID", SECRET, t(0)).unwrap().with_session_token("a\nb").is_err());
+        assert!(
+            Credentials::new("AKID", SECRET, t(0))
+                .unwrap()
+                .with_session_token("a\nb")
+                .is_err()
+        );
     }
 
     #[test]
@@ -457,7 +470,11 @@ mod tests {
     #[test]
     fn env_vars_round_trip() {
         let c = temp().with_account_id("123456789012");
-        let vars: HashMap<_, _> = c.to_env_vars().into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: HashMap<_, _> = c
+            .to_env_vars()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         assert_eq!(vars["AWS_ACCESS_KEY_ID"], "ASIAEXAMPLE");
         assert_eq!(vars["AWS_SECRET_ACCESS_KEY"], SECRET);
         assert_eq!(vars["AWS_SESSION_TOKEN"], TOKEN);
@@ -472,7 +489,10 @@ mod tests {
         let none = Credentials::from_env_vars(|_| None, t(0)).unwrap_err();
         assert_eq!(none, CredentialsError::Missing("AWS_ACCESS_KEY_ID"));
         let only_key = Credentials::from_env_vars(|k| (k == "AWS_ACCESS_KEY_ID").then(|| "AKID".into()), t(0));
-        assert_eq!(only_key.unwrap_err(), CredentialsError::Missing("AWS_SECRET_ACCESS_KEY"));
+        assert_eq!(
+            only_key.unwrap_err(),
+            CredentialsError::Missing("AWS_SECRET_ACCESS_KEY")
+        );
         let bad_exp = Credentials::from_env_vars(
             |k| match k {
                 "AWS_ACCESS_KEY_ID" => Some("AKID".into()),
@@ -482,7 +502,13 @@ mod tests {
             },
             t(0),
         );
-        assert!(matches!(bad_exp, Err(CredentialsError::Invalid { field: "AWS_CREDENTIAL_EXPIRATION", .. })));
+        assert!(matches!(
+            bad_exp,
+            Err(CredentialsError::Invalid {
+                field: "AWS_CREDENTIAL_EXPIRATION",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -495,7 +521,10 @@ mod tests {
         assert_eq!(v["SecretAccessKey"], SECRET);
         assert_eq!(v["SessionToken"], TOKEN);
         assert_eq!(v["Expiration"], "2026-11-22T19:00:00Z");
-        assert_eq!(Credentials::from_credential_process_json(&json, c.issued_at()).unwrap(), c);
+        assert_eq!(
+            Credentials::from_credential_process_json(&json, c.issued_at()).unwrap(),
+            c
+        );
     }
 
     #[test]

@@ -166,6 +166,13 @@ impl Snapshot {
     pub fn generation(&self) -> u64 {
         self.generation
     }
+
+    /// The [`generation`](Self::generation) at which the current credentials
+    /// were fetched: it changes only when new credentials arrive, not on
+    /// failures or extensions. 0 before the first.
+    pub fn credentials_generation(&self) -> u64 {
+        self.credentials_generation
+    }
 }
 
 /// What happened in a refresh, as told to [`CredentialsHandle::subscribe`]rs.
@@ -357,11 +364,24 @@ impl CredentialsHandle {
     /// [`WaitError::TimedOut`] (with the last error class) when none arrive
     /// in time; [`WaitError::Stopped`] when the refresher is gone.
     pub async fn wait_ready(&self, timeout: Duration) -> Result<Arc<Snapshot>, WaitError> {
+        self.wait_for(timeout, |s| s.state.is_usable()).await
+    }
+
+    /// Waits until a published snapshot satisfies `condition` (checked on
+    /// the current one first), up to `timeout`.
+    ///
+    /// # Errors
+    /// As [`wait_ready`](Self::wait_ready).
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        mut condition: impl FnMut(&Snapshot) -> bool,
+    ) -> Result<Arc<Snapshot>, WaitError> {
         let mut published = self.shared.published.subscribe();
         let wait = async {
             loop {
                 let snapshot = self.load_full();
-                if snapshot.state.is_usable() {
+                if condition(&snapshot) {
                     return Ok(snapshot);
                 }
                 if published.changed().await.is_err() {
@@ -396,7 +416,10 @@ impl CredentialsHandle {
             // Nothing loaded yet: the refresher is already trying.
             return;
         }
-        let before = self.shared.invalidated_generation.fetch_max(generation, Ordering::AcqRel);
+        let before = self
+            .shared
+            .invalidated_generation
+            .fetch_max(generation, Ordering::AcqRel);
         if before < generation {
             self.shared.invalidate.notify_one();
         }
@@ -457,6 +480,11 @@ mod tests {
         });
         s.publish(snap, false, &[]);
         let err = h.wait_ready(Duration::from_secs(10)).await.unwrap_err();
-        assert_eq!(err, WaitError::TimedOut { last_error: Some(ErrorClass::Throttled) });
+        assert_eq!(
+            err,
+            WaitError::TimedOut {
+                last_error: Some(ErrorClass::Throttled)
+            }
+        );
     }
 }

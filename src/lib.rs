@@ -47,6 +47,9 @@ mod http;
 pub mod metrics;
 pub mod policy;
 mod refresher;
+#[cfg(feature = "aws-sdk")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-sdk")))]
+pub mod sdk;
 mod source;
 pub mod sources;
 mod supervisor;
@@ -60,3 +63,8 @@ pub use handle::{
 pub use policy::RefreshPolicy;
 pub use refresher::{DEFAULT_START_TIMEOUT, Refresher, RefresherBuilder};
 pub use source::{FetchContext, FetchFuture, Source};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

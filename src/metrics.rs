@@ -175,7 +175,12 @@ impl RoleMetrics {
             Some(c) => (RESULT_FAILURE, c.as_str()),
         };
         let [role, source] = self.labels();
-        let outcome = [role, source, ("result", result.to_string()), ("error_class", class.to_string())];
+        let outcome = [
+            role,
+            source,
+            ("result", result.to_string()),
+            ("error_class", class.to_string()),
+        ];
         metrics::counter!(REFRESH_ATTEMPTS.name, &outcome).increment(1);
         metrics::histogram!(REFRESH_DURATION.name, &outcome[..3]).record(took.as_secs_f64());
     }

@@ -245,7 +245,10 @@ mod tests {
         let p = RefreshPolicy::default();
         let exp = Some(t(NOW + 3600));
         assert_eq!(p.refresh_at(t(NOW), exp, &FixedRandom::new(0.0)), t(NOW + 3600 - 900));
-        assert_eq!(p.refresh_at(t(NOW), exp, &FixedRandom::new(0.5)), t(NOW + 3600 - 900 - 225));
+        assert_eq!(
+            p.refresh_at(t(NOW), exp, &FixedRandom::new(0.5)),
+            t(NOW + 3600 - 900 - 225)
+        );
     }
 
     #[test]
@@ -254,7 +257,10 @@ mod tests {
         // 900 s: window 225 s, at most 112.5 s of jitter on top.
         let early = p.refresh_at(t(NOW), Some(t(NOW + 900)), &FixedRandom::new(0.999_999));
         assert!(early >= t(NOW + 562), "{:?}", early.duration_since(t(NOW)));
-        assert_eq!(p.refresh_at(t(NOW), Some(t(NOW + 900)), &FixedRandom::new(0.0)), t(NOW + 675));
+        assert_eq!(
+            p.refresh_at(t(NOW), Some(t(NOW + 900)), &FixedRandom::new(0.0)),
+            t(NOW + 675)
+        );
     }
 
     #[test]
@@ -280,7 +286,10 @@ mod tests {
         assert_eq!(p.extend(t(NOW), Some(t(NOW + 1)), &r), None);
         assert_eq!(p.extend(t(NOW), None, &r), None);
         assert_eq!(p.extend(t(NOW), Some(t(NOW)), &r), Some(t(NOW + 300 + 300)));
-        assert_eq!(p.extend(t(NOW), Some(t(NOW - 60)), &FixedRandom::new(0.0)), Some(t(NOW + 300)));
+        assert_eq!(
+            p.extend(t(NOW), Some(t(NOW - 60)), &FixedRandom::new(0.0)),
+            Some(t(NOW + 300))
+        );
         assert_eq!(p.clone().strict(true).extend(t(NOW), Some(t(NOW - 60)), &r), None);
     }
 
@@ -298,8 +307,18 @@ mod tests {
         assert!(RefreshPolicy::default().window_fraction(0.6).validate().is_err());
         assert!(RefreshPolicy::default().window_fraction(f64::NAN).validate().is_err());
         assert!(RefreshPolicy::default().refresh_jitter(-0.1).validate().is_err());
-        assert!(RefreshPolicy::default().fetch_timeout(Duration::ZERO).validate().is_err());
-        assert!(RefreshPolicy::default().no_expiry_interval(Duration::ZERO).validate().is_err());
+        assert!(
+            RefreshPolicy::default()
+                .fetch_timeout(Duration::ZERO)
+                .validate()
+                .is_err()
+        );
+        assert!(
+            RefreshPolicy::default()
+                .no_expiry_interval(Duration::ZERO)
+                .validate()
+                .is_err()
+        );
         assert!(
             RefreshPolicy::default()
                 .extension(Duration::ZERO, Duration::ZERO)

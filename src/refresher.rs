@@ -34,6 +34,9 @@ pub(crate) struct Runtime {
     pub(crate) random: Arc<dyn Random>,
 }
 
+/// A role as configured on the builder: name, source, own policy if any.
+type RoleConfig = (Arc<str>, Arc<dyn Source>, Option<RefreshPolicy>);
+
 /// Configures and starts a [`Refresher`].
 ///
 /// ```
@@ -49,7 +52,7 @@ pub(crate) struct Runtime {
 /// # Ok(()) }
 /// ```
 pub struct RefresherBuilder {
-    roles: Vec<(Arc<str>, Arc<dyn Source>, Option<RefreshPolicy>)>,
+    roles: Vec<RoleConfig>,
     policy: RefreshPolicy,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
@@ -213,7 +216,9 @@ pub struct Refresher {
 
 impl fmt::Debug for Refresher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Refresher").field("roles", &self.role_names()).finish_non_exhaustive()
+        f.debug_struct("Refresher")
+            .field("roles", &self.role_names())
+            .finish_non_exhaustive()
     }
 }
 
@@ -232,7 +237,13 @@ impl Refresher {
         }
     }
 
-    fn new(supervisor: Addr<Supervisor>, mode: Mode, runtime: Runtime, policy: RefreshPolicy, specs: Vec<RoleSpec>) -> Self {
+    fn new(
+        supervisor: Addr<Supervisor>,
+        mode: Mode,
+        runtime: Runtime,
+        policy: RefreshPolicy,
+        specs: Vec<RoleSpec>,
+    ) -> Self {
         let mut roles = HashMap::new();
         for spec in specs {
             roles.insert(spec.name.clone(), CredentialsHandle::new(spec.shared.clone()));

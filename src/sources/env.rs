@@ -82,7 +82,10 @@ mod tests {
     use std::time::{Duration, SystemTime};
 
     fn ctx() -> FetchContext {
-        FetchContext::new("app", Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(100))))
+        FetchContext::new(
+            "app",
+            Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(100))),
+        )
     }
 
     #[tokio::test]
@@ -98,7 +101,9 @@ mod tests {
         assert_eq!(first.issued_at(), SystemTime::UNIX_EPOCH + Duration::from_secs(100));
         vars.lock().unwrap().insert("AWS_ACCESS_KEY_ID".into(), "AKID2".into());
         vars.lock().unwrap().insert("AWS_SESSION_TOKEN".into(), "TOKEN".into());
-        vars.lock().unwrap().insert("AWS_CREDENTIAL_EXPIRATION".into(), "2030-01-01T00:00:00Z".into());
+        vars.lock()
+            .unwrap()
+            .insert("AWS_CREDENTIAL_EXPIRATION".into(), "2030-01-01T00:00:00Z".into());
         let second = src.fetch(ctx()).await.unwrap();
         assert_eq!(second.access_key_id(), "AKID2");
         assert_eq!(second.session_token(), Some("TOKEN"));

@@ -32,7 +32,11 @@ pub fn python() -> PathBuf {
     let path = std::env::var_os("CREDREFRESH_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/peers-venv/bin/python"));
-    assert!(path.exists(), "peer Python not found at {} (run scripts/test-all)", path.display());
+    assert!(
+        path.exists(),
+        "peer Python not found at {} (run scripts/test-all)",
+        path.display()
+    );
     path
 }
 
@@ -57,10 +61,15 @@ pub fn system_bin(name: &str) -> PathBuf {
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// Waits until 127.0.0.1:`port` accepts connections (real time), up to `limit`.
+#[allow(clippy::disallowed_methods)] // an external process starts in real time
 pub fn wait_for_port(port: u16, limit: Duration) {
     let start = Instant::now();
     while start.elapsed() < limit {
