@@ -70,7 +70,7 @@ pub(crate) struct RefresherActor {
 
 impl RefresherActor {
     pub(crate) fn new(id: u64, spec: RoleSpec, runtime: Runtime, supervisor: Option<Recipient<ChildExited>>) -> Self {
-        let metrics = RoleMetrics::new(&spec.name, spec.source.name());
+        let metrics = RoleMetrics::new(spec.shared.clone());
         let invalidations_seen = spec.shared.invalidations.load(Ordering::Relaxed);
         Self {
             _exit: ExitNotice {
@@ -337,6 +337,7 @@ impl RefresherActor {
         let mut next = (*snapshot).clone();
         next.next_refresh = Some(at);
         self.shared().publish(next, false, &[]);
+        self.metrics.snapshot(&self.shared().snapshot.load());
         self.schedule_refresh(at, ctx);
     }
 }
@@ -345,6 +346,7 @@ impl Actor for RefresherActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        self.metrics.register();
         self.arm_invalidation(ctx);
         let snapshot = self.shared().snapshot.load_full();
         // A restarted actor keeps the schedule of the one it replaces when

@@ -227,6 +227,8 @@ pub(crate) struct Shared {
     pub(crate) invalidated_generation: AtomicU64,
     /// Invalidation calls, for metrics.
     pub(crate) invalidations: AtomicU64,
+    /// Counters and histograms for metrics; they outlive actor restarts.
+    pub(crate) stats: crate::metrics::RoleStats,
 }
 
 impl Shared {
@@ -238,6 +240,7 @@ impl Shared {
             invalidate: Notify::new(),
             invalidated_generation: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
+            stats: crate::metrics::RoleStats::default(),
         })
     }
 

@@ -53,6 +53,9 @@ pub mod sdk;
 mod source;
 pub mod sources;
 mod supervisor;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 
 pub use credentials::{Credentials, CredentialsError, REDACTED, env_vars};
 pub use error::{BuildError, ErrorClass, SourceError, WaitError};

@@ -27,6 +27,10 @@ pub(crate) struct RoleSpec {
     pub(crate) shared: Arc<Shared>,
 }
 
+/// Every role's handle, by name, shared with the metrics collector so it
+/// sees roles added and removed at run time.
+pub(crate) type RoleTable = Arc<Mutex<HashMap<Arc<str>, CredentialsHandle>>>;
+
 /// The injected time and random sources, shared by every actor.
 #[derive(Clone)]
 pub(crate) struct Runtime {
@@ -211,7 +215,7 @@ pub struct Refresher {
     mode: Mutex<Option<Mode>>,
     runtime: Runtime,
     policy: RefreshPolicy,
-    roles: Mutex<HashMap<Arc<str>, CredentialsHandle>>,
+    roles: RoleTable,
 }
 
 impl fmt::Debug for Refresher {
@@ -222,7 +226,7 @@ impl fmt::Debug for Refresher {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -254,7 +258,7 @@ impl Refresher {
             mode: Mutex::new(Some(mode)),
             runtime,
             policy,
-            roles: Mutex::new(roles),
+            roles: Arc::new(Mutex::new(roles)),
         }
     }
 
@@ -345,6 +349,12 @@ impl Refresher {
             }
             Mode::Local => self.supervisor.do_send(Shutdown),
         }
+    }
+
+    /// The live table of roles (for the metrics collector).
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    pub(crate) fn role_table(&self) -> RoleTable {
+        self.roles.clone()
     }
 
     /// The clock the refresher decides with.

@@ -1,7 +1,7 @@
 //! Interoperation with the official AWS SDK for Rust (feature `aws-sdk`).
 //!
 //! [`CredentialsHandle`] implements
-//! [`ProvideCredentials`](aws_credential_types::provider::ProvideCredentials),
+//! [`ProvideCredentials`],
 //! so an SDK client can take its credentials from a credrefresh role:
 //!
 //! ```ignore

@@ -152,7 +152,7 @@ impl Handler<ChildExited> for Supervisor {
         }
         child.addr = None;
         let shared = child.spec.shared.clone();
-        let metrics = crate::metrics::RoleMetrics::new(&msg.role, child.spec.source.name());
+        let metrics = crate::metrics::RoleMetrics::new(shared.clone());
         let mut snapshot = (*shared.snapshot.load_full()).clone();
         snapshot.restarts += 1;
         shared.publish(snapshot, false, &[]);

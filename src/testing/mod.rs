@@ -1,0 +1,412 @@
+//! A local AWS credentials emulator: STS, IMDS and the container endpoint
+//! on one loopback port, with scriptable faults.
+//!
+//! [`Emulator`] speaks the real wire protocols, so the sources of this crate,
+//! the AWS SDKs and the AWS CLI all talk to it as they would to AWS. Tests
+//! use it to see refreshes within seconds (credential lifetimes are
+//! configurable down to a second) and to inject the failures that matter to
+//! a refresher: AWS errors, throttling, slow or hung answers, dropped
+//! connections, truncated or malformed bodies, already-expired credentials.
+//!
+//! It runs on its own thread with its own Tokio runtime, so it works the
+//! same from synchronous code, from a multi-threaded Tokio runtime, from an
+//! actix system, and from tests running under Tokio's paused time (its
+//! delays run on real time). Dropping it stops the server and joins the
+//! thread.
+//!
+//! # What is real
+//!
+//! - **STS** (`POST /` or `GET /?…`, Query protocol `2011-06-15`):
+//!   `AssumeRole`, `GetSessionToken`, `AssumeRoleWithWebIdentity` and
+//!   `GetCallerIdentity` answer with the real XML documents (namespace,
+//!   element names, `ResponseMetadata/RequestId`, `x-amzn-RequestId`
+//!   header) and the real error document. Parameters are validated as STS
+//!   does: `RoleArn` must be an IAM role ARN, `RoleSessionName` and
+//!   `SourceIdentity` 2–64 characters of `[\w+=,.@-]`, `DurationSeconds`
+//!   900–43200 (129600 for `GetSessionToken`), a web identity token 4–20000
+//!   characters; session policies and tags are packed into a
+//!   `PackedPolicySize`. Signed calls (all but `AssumeRoleWithWebIdentity`)
+//!   need a SigV4 `Authorization` header (or presigned query) scoped to
+//!   service `sts`: without one, `403 MissingAuthenticationToken`; an
+//!   incomplete one, `400 IncompleteSignature`. `GetSessionToken` refuses
+//!   session credentials, and `GetCallerIdentity` knows every key the
+//!   emulator issued (`403 InvalidClientTokenId` for any other).
+//! - **IMDS** (under `/latest/`): IMDSv2 session tokens
+//!   (`PUT /latest/api/token`, TTL 1–21600 s, honoured: a token stops
+//!   working when its TTL is over), the role list and the role's credentials
+//!   document (`Code`, `LastUpdated`, `Type`, `AccessKeyId`,
+//!   `SecretAccessKey`, `Token`, `Expiration`), 401 without a valid token
+//!   (unless IMDSv1 is allowed), 404 for another role, IMDS's HTML error
+//!   pages and `Server: EC2ws`.
+//! - **Container endpoint**: the ECS agent's form
+//!   ([`Emulator::ecs_full_uri`], with `RoleArn`) and the EKS Pod Identity
+//!   agent's form ([`Emulator::eks_full_uri`], with `AccountId`), both
+//!   checking the `Authorization` header against the configured token.
+//! - Credentials look real: `ASIA` and 16 characters of `[A-Z0-9]`, a
+//!   40-character secret, a long session token, and `Expiration` in
+//!   whole-second RFC 3339 UTC.
+//!
+//! # What is simplified
+//!
+//! - Signatures are checked for shape, not verified (use moto when the
+//!   signature itself is under test). The signing key does not need to be
+//!   known, except to `GetCallerIdentity` and `GetSessionToken`.
+//! - Every credentials request issues new credentials (real IMDS and the
+//!   container agents hand out the same ones until close to expiry). They
+//!   live for the configured lifetime, or the requested `DurationSeconds`
+//!   when shorter.
+//! - Any role may be assumed: there are no trust or permission policies.
+//! - A web identity token is not verified. If it is a JWT, its `sub`, `aud`
+//!   and `iss` claims become `SubjectFromWebIdentityToken`, `Audience` and
+//!   `Provider`; otherwise fixed placeholder values are used.
+//! - The container role is the IMDS role, [`Emulator::imds_role_name`].
+//! - Time comes from a [`Clock`] (the system clock unless
+//!   [`EmulatorBuilder::clock`] says otherwise).
+//!
+//! Nothing is logged but request lines, calls and fault names: no header,
+//! parameter or body value, so no secret, reaches the logs.
+
+mod ecs;
+mod faults;
+mod imds;
+mod record;
+mod server;
+mod state;
+mod sts;
+mod wire;
+
+use std::fmt;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use faults::{Call, Fault};
+pub use record::{Issued, RecordedRequest};
+
+use crate::REDACTED;
+use crate::clock::{Clock, SystemClock};
+use server::Server;
+use state::{Config, Shared};
+
+/// Default lifetime of issued credentials: one hour, as AWS's default.
+pub const DEFAULT_CREDENTIAL_LIFETIME: Duration = Duration::from_secs(3600);
+/// Default AWS account ID of every ARN the emulator makes.
+pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
+/// Default name of the instance role IMDS (and the container endpoint) serve.
+pub const DEFAULT_IMDS_ROLE_NAME: &str = "credrefresh-emulator-role";
+/// Default for IMDSv1 (requests without a session token): refused, as on
+/// instances that require IMDSv2.
+pub const DEFAULT_IMDS_V1_ALLOWED: bool = false;
+/// Default token the container endpoint expects in `Authorization`.
+pub const DEFAULT_ECS_AUTH_TOKEN: &str = "credrefresh-emulator-container-authorization-token";
+/// Default address: 127.0.0.1 on a port the system picks.
+pub const DEFAULT_BIND: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+
+/// A local AWS credentials emulator (STS, IMDS, ECS/EKS) on a loopback port.
+/// Dropping it stops it.
+///
+/// See the [module docs](self) for what it serves.
+///
+/// ```
+/// use std::time::Duration;
+/// use credrefresh::testing::{Call, Emulator, Fault};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let emulator = Emulator::builder()
+///     .credential_lifetime(Duration::from_secs(5))
+///     .start()?;
+/// // The first request to the container endpoint is throttled, the next is served.
+/// emulator.script(Call::Ecs, [Fault::Throttle]);
+///
+/// # let _ = rustls::crypto::ring::default_provider().install_default();
+/// let client = reqwest::Client::builder().build()?;
+/// let get = || {
+///     client
+///         .get(emulator.ecs_full_uri())
+///         .header("Authorization", emulator.ecs_auth_token())
+///         .send()
+/// };
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// rt.block_on(async {
+///     assert_eq!(get().await?.status(), 429);
+///     let answer: serde_json::Value = serde_json::from_slice(&get().await?.bytes().await?)?;
+///     assert_eq!(answer["AccessKeyId"], emulator.issued()[0].access_key_id.as_str());
+///     assert_eq!(emulator.count(Call::Ecs), 2);
+///     Ok::<_, Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok(()) }
+/// ```
+pub struct Emulator {
+    shared: Arc<Shared>,
+    server: Server,
+}
+
+impl Emulator {
+    /// A builder, to change the defaults.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    /// Starts an emulator with the defaults.
+    ///
+    /// # Errors
+    /// As [`EmulatorBuilder::start`].
+    pub fn start() -> io::Result<Emulator> {
+        Self::builder().start()
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT`. One port serves everything.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.server.addr())
+    }
+
+    /// The STS endpoint: the same as [`endpoint`](Self::endpoint).
+    pub fn sts_endpoint(&self) -> String {
+        self.endpoint()
+    }
+
+    /// The IMDS endpoint: the same base; IMDS paths are under `/latest/`.
+    pub fn imds_endpoint(&self) -> String {
+        self.endpoint()
+    }
+
+    /// The container credentials URL in the ECS form, for
+    /// `AWS_CONTAINER_CREDENTIALS_FULL_URI`.
+    pub fn ecs_full_uri(&self) -> String {
+        format!("{}{}", self.endpoint(), ecs::ECS_PATH)
+    }
+
+    /// The container credentials URL in the EKS Pod Identity form (the
+    /// answer carries `AccountId` instead of `RoleArn`).
+    pub fn eks_full_uri(&self) -> String {
+        format!("{}{}", self.endpoint(), ecs::EKS_PATH)
+    }
+
+    /// The token the container endpoint expects in `Authorization`, for
+    /// `AWS_CONTAINER_AUTHORIZATION_TOKEN`.
+    pub fn ecs_auth_token(&self) -> String {
+        self.shared.config.ecs_auth_token.clone()
+    }
+
+    /// The role IMDS lists and serves credentials for.
+    pub fn imds_role_name(&self) -> String {
+        self.shared.config.role_name.clone()
+    }
+
+    /// The account ID of every ARN the emulator makes.
+    pub fn account_id(&self) -> String {
+        self.shared.config.account_id.clone()
+    }
+
+    /// Queues faults: the next requests of `call` get these faults, one
+    /// each, in order; then normal service resumes. Queued faults come
+    /// before an [outage](Self::set_outage).
+    pub fn script(&self, call: Call, faults: impl IntoIterator<Item = Fault>) {
+        self.shared.script(call, faults);
+    }
+
+    /// Every request of `call` gets `fault` until cleared with `None`
+    /// (scripted faults still come first).
+    pub fn set_outage(&self, call: Call, fault: Option<Fault>) {
+        self.shared.set_outage(call, fault);
+    }
+
+    /// Credentials issued from now on live this long (or less, when a
+    /// request asks for less with `DurationSeconds`).
+    pub fn set_credential_lifetime(&self, lifetime: Duration) {
+        self.shared.set_lifetime(lifetime);
+    }
+
+    /// How many requests of `call` arrived, faulted ones included.
+    pub fn count(&self, call: Call) -> usize {
+        self.shared.count(call)
+    }
+
+    /// The requests of `call`, in arrival order, faulted ones included.
+    pub fn requests(&self, call: Call) -> Vec<RecordedRequest> {
+        self.shared.requests(call)
+    }
+
+    /// Every set of credentials issued, in order (no secrets).
+    pub fn issued(&self) -> Vec<Issued> {
+        self.shared.issued()
+    }
+
+    /// Every secret issued: secret access keys, session tokens and IMDS
+    /// session tokens, for scanning logs and outputs for leaks. (The
+    /// container token is configured, not issued: see
+    /// [`ecs_auth_token`](Self::ecs_auth_token).)
+    pub fn issued_secrets(&self) -> Vec<String> {
+        self.shared.issued_secrets()
+    }
+
+    /// Every IMDS session token handed out so far becomes invalid: requests
+    /// using one get 401, as after the token's TTL.
+    pub fn expire_imds_tokens(&self) {
+        self.shared.expire_imds_tokens();
+    }
+}
+
+/// Shows where it listens; never the secrets it issued or the container token.
+impl fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Emulator")
+            .field("endpoint", &self.endpoint())
+            .field("account_id", &self.shared.config.account_id)
+            .field("imds_role_name", &self.shared.config.role_name)
+            .field("imds_v1_allowed", &self.shared.config.imds_v1_allowed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures and starts an [`Emulator`].
+///
+/// ```
+/// use std::time::Duration;
+/// use credrefresh::testing::Emulator;
+///
+/// let emulator = Emulator::builder()
+///     .credential_lifetime(Duration::from_secs(2))
+///     .account_id("210987654321")
+///     .imds_v1_allowed(true)
+///     .start()?;
+/// assert!(emulator.endpoint().starts_with("http://127.0.0.1:"));
+/// assert_eq!(emulator.account_id(), "210987654321");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Default)]
+pub struct EmulatorBuilder {
+    credential_lifetime: Option<Duration>,
+    account_id: Option<String>,
+    imds_role_name: Option<String>,
+    imds_v1_allowed: Option<bool>,
+    ecs_auth_token: Option<String>,
+    bind: Option<SocketAddr>,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+/// The container token is redacted.
+impl fmt::Debug for EmulatorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmulatorBuilder")
+            .field("credential_lifetime", &self.credential_lifetime)
+            .field("account_id", &self.account_id)
+            .field("imds_role_name", &self.imds_role_name)
+            .field("imds_v1_allowed", &self.imds_v1_allowed)
+            .field("ecs_auth_token", &self.ecs_auth_token.as_ref().map(|_| REDACTED))
+            .field("bind", &self.bind)
+            .field("clock", &self.clock)
+            .finish()
+    }
+}
+
+impl EmulatorBuilder {
+    /// How long issued credentials live. Defaults to
+    /// [`DEFAULT_CREDENTIAL_LIFETIME`].
+    pub fn credential_lifetime(mut self, lifetime: Duration) -> Self {
+        self.credential_lifetime = Some(lifetime);
+        self
+    }
+
+    /// The account ID in every ARN (12 digits). Defaults to
+    /// [`DEFAULT_ACCOUNT_ID`].
+    pub fn account_id(mut self, account_id: impl Into<String>) -> Self {
+        self.account_id = Some(account_id.into());
+        self
+    }
+
+    /// The instance role IMDS serves (also the container role). Defaults to
+    /// [`DEFAULT_IMDS_ROLE_NAME`].
+    pub fn imds_role_name(mut self, name: impl Into<String>) -> Self {
+        self.imds_role_name = Some(name.into());
+        self
+    }
+
+    /// Whether IMDS answers requests without a session token (IMDSv1).
+    /// Defaults to [`DEFAULT_IMDS_V1_ALLOWED`].
+    pub fn imds_v1_allowed(mut self, allowed: bool) -> Self {
+        self.imds_v1_allowed = Some(allowed);
+        self
+    }
+
+    /// The token the container endpoint expects in `Authorization`.
+    /// Defaults to [`DEFAULT_ECS_AUTH_TOKEN`].
+    pub fn ecs_auth_token(mut self, token: impl Into<String>) -> Self {
+        self.ecs_auth_token = Some(token.into());
+        self
+    }
+
+    /// The address to listen on; loopback only. Defaults to [`DEFAULT_BIND`].
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = Some(addr);
+        self
+    }
+
+    /// The clock for expirations, `LastUpdated` and IMDS token TTLs.
+    /// Defaults to [`SystemClock`].
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Binds the port and starts serving on a new thread; returns once
+    /// requests are accepted.
+    ///
+    /// # Errors
+    /// [`io::ErrorKind::InvalidInput`] for a bind address that is not
+    /// loopback, an account ID that is not 12 digits, a role name that is
+    /// not 1–64 characters of `[\w+=,.@-]`, or a container token that is
+    /// empty or not printable ASCII; otherwise the error of binding the
+    /// port or of starting the thread.
+    pub fn start(self) -> io::Result<Emulator> {
+        let invalid = |reason: String| io::Error::new(io::ErrorKind::InvalidInput, reason);
+        let bind = self.bind.unwrap_or(DEFAULT_BIND);
+        if !bind.ip().is_loopback() {
+            return Err(invalid(format!(
+                "the emulator listens on loopback only, not on {}",
+                bind.ip()
+            )));
+        }
+        let account_id = self.account_id.unwrap_or_else(|| DEFAULT_ACCOUNT_ID.to_string());
+        if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid(format!("account ID `{account_id}` is not 12 digits")));
+        }
+        let role_name = self
+            .imds_role_name
+            .unwrap_or_else(|| DEFAULT_IMDS_ROLE_NAME.to_string());
+        let role_ok = (1..=64).contains(&role_name.len())
+            && role_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+        if !role_ok {
+            return Err(invalid(format!(
+                "role name `{role_name}` is not 1-64 characters of [A-Za-z0-9_+=,.@-]"
+            )));
+        }
+        let ecs_auth_token = self
+            .ecs_auth_token
+            .unwrap_or_else(|| DEFAULT_ECS_AUTH_TOKEN.to_string());
+        // The token is a secret: the error says what is wrong, not what it is.
+        if ecs_auth_token.is_empty() || !ecs_auth_token.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+            return Err(invalid(
+                "the container authorization token must be non-empty printable ASCII".to_string(),
+            ));
+        }
+        let config = Config {
+            account_id,
+            role_name,
+            imds_v1_allowed: self.imds_v1_allowed.unwrap_or(DEFAULT_IMDS_V1_ALLOWED),
+            ecs_auth_token,
+            instance_id: state::instance_id(),
+            task_id: wire::hex(32),
+            user_id: format!("AIDA{}", wire::upper_alnum(17)),
+        };
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let lifetime = self.credential_lifetime.unwrap_or(DEFAULT_CREDENTIAL_LIFETIME);
+        let shared = Arc::new(Shared::new(config, clock, lifetime));
+        let server = Server::start(bind, shared.clone())?;
+        tracing::debug!(target: "credrefresh::testing", addr = %server.addr(), "emulator: listening");
+        Ok(Emulator { shared, server })
+    }
+}
