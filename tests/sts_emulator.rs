@@ -53,6 +53,17 @@ fn emulator() -> Emulator {
         .unwrap()
 }
 
+/// Waits for new credentials published after `generation` (an event of an
+/// earlier publication may still be on its way when a test subscribes).
+async fn refreshed_after(events: &mut tokio::sync::broadcast::Receiver<credrefresh::RefreshEvent>, generation: u64) {
+    loop {
+        let event = next_event(events, WAIT, |k| matches!(k, RefreshEventKind::Refreshed { .. })).await;
+        if event.generation > generation {
+            return;
+        }
+    }
+}
+
 fn key_of(handle: &CredentialsHandle) -> String {
     handle
         .load()
@@ -241,10 +252,10 @@ async fn session_token_sends_a_new_mfa_code_at_each_refresh() {
         .start()
         .unwrap();
     let handle = refresher.handle("mfa").unwrap();
-    handle.wait_ready(WAIT).await.unwrap();
+    let generation = handle.wait_ready(WAIT).await.unwrap().generation();
     let mut events = handle.subscribe();
     handle.invalidate();
-    next_event(&mut events, WAIT, |k| matches!(k, RefreshEventKind::Refreshed { .. })).await;
+    refreshed_after(&mut events, generation).await;
     let sent = emulator.requests(Call::GetSessionToken);
     assert!(sent.len() >= 2);
     assert_eq!(sent[0].param("TokenCode"), Some("500100"));
@@ -297,6 +308,7 @@ async fn a_rejected_chain_invalidates_its_base() {
     );
     assert!(last.header("x-amz-security-token").is_some());
 
+    let base_generation = base.load().generation();
     let mut base_events = base.subscribe();
     let mut chained_events = chained.subscribe();
     emulator.script(
@@ -320,10 +332,7 @@ async fn a_rejected_chain_invalidates_its_base() {
         }
     ));
     // The base was told: it fetched new credentials well before its schedule.
-    next_event(&mut base_events, WAIT, |k| {
-        matches!(k, RefreshEventKind::Refreshed { .. })
-    })
-    .await;
+    refreshed_after(&mut base_events, base_generation).await;
     assert_ne!(key_of(&base), base_key);
     // And the chained role recovers on them.
     next_event(&mut chained_events, WAIT, |k| {
