@@ -80,7 +80,7 @@ async fn nothing_set_and_imds_disabled_is_not_loaded() {
     assert_eq!(snapshot.last_error_class(), Some(ErrorClass::NotLoaded));
     assert_eq!(snapshot.state(), CredentialsState::NotLoaded);
     let message = &snapshot.last_error().unwrap().message;
-    for name in ["env:", "ecs:", "imds:"] {
+    for name in ["env:", "sts:", "ecs:", "imds:"] {
         assert!(message.contains(name), "{message}");
     }
     assert_eq!(snapshot.source(), "chain");
@@ -187,4 +187,62 @@ async fn sticks_to_imds_through_an_outage_and_chooses_again_when_env_goes_away()
     assert!(snapshot.last_error().unwrap().message.contains("could not connect"));
     assert_eq!(snapshot.credentials().unwrap().access_key_id(), key);
     assert_eq!(snapshot.source(), "imds");
+}
+
+fn web_identity_vars(emulator: &Emulator, token_file: &std::path::Path) -> Vars {
+    vars(&[
+        ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/eks-pod-role"),
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", token_file.to_str().unwrap()),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ENDPOINT_URL_STS", &emulator.sts_endpoint()),
+        // Also configured, later in the order: never asked.
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", &emulator.ecs_full_uri()),
+        ("AWS_CONTAINER_AUTHORIZATION_TOKEN", &emulator.ecs_auth_token()),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &emulator.imds_endpoint()),
+    ])
+}
+
+fn temp_token(name: &str, contents: Option<&str>) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("credrefresh-chain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    match contents {
+        Some(c) => std::fs::write(&path, c).unwrap(),
+        None => {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    path
+}
+
+#[tokio::test]
+async fn web_identity_set_chooses_sts_before_the_container() {
+    let emulator = Emulator::start().unwrap();
+    let token = temp_token(
+        "web-identity",
+        Some("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW0ifQ.c2ln\n"),
+    );
+    let (_refresher, handle) = start(chain(&web_identity_vars(&emulator, &token)));
+    let snapshot = handle.wait_ready(WAIT).await.unwrap();
+    assert_eq!(snapshot.source(), "sts");
+    assert_eq!(
+        snapshot.credentials().unwrap().access_key_id(),
+        emulator.issued()[0].access_key_id
+    );
+    assert_eq!(emulator.count(Call::AssumeRoleWithWebIdentity), 1);
+    assert_eq!(emulator.count(Call::Ecs), 0);
+    assert_eq!(emulator.count(Call::ImdsToken), 0);
+}
+
+#[tokio::test]
+async fn a_broken_web_identity_stops_the_chain() {
+    let emulator = Emulator::start().unwrap();
+    let missing = temp_token("missing", None);
+    let (_refresher, handle) = start(chain(&web_identity_vars(&emulator, &missing)));
+    let snapshot = handle.wait_for(WAIT, |s| s.last_error_class().is_some()).await.unwrap();
+    assert_eq!(snapshot.last_error_class(), Some(ErrorClass::InvalidConfiguration));
+    assert!(snapshot.last_error().unwrap().message.contains("stopped at `sts`"));
+    assert_eq!(emulator.count(Call::AssumeRoleWithWebIdentity), 0);
+    assert_eq!(emulator.count(Call::Ecs), 0);
+    assert_eq!(emulator.count(Call::ImdsToken), 0);
 }

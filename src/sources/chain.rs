@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::credentials::Credentials;
 use crate::error::{BuildError, ErrorClass, SourceError};
 use crate::source::{FetchContext, FetchFuture, Source};
+use crate::sources::sts::WebIdentitySource;
 use crate::sources::{EcsSource, EnvSource, ImdsSource};
 
 type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -15,8 +16,15 @@ type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 const NONE: usize = usize::MAX;
 
 /// Credentials from the first source that applies, in the order of the AWS
-/// SDKs' default chain: environment variables ([`EnvSource`]), container
-/// endpoint ([`EcsSource`]), instance metadata ([`ImdsSource`]).
+/// SDKs' default chain: environment variables ([`EnvSource`]), web identity
+/// ([`WebIdentitySource`], when `AWS_ROLE_ARN` and
+/// `AWS_WEB_IDENTITY_TOKEN_FILE` are set, as on EKS), container endpoint
+/// ([`EcsSource`]), instance metadata ([`ImdsSource`]).
+///
+/// Every variable is read through one lookup (the process environment, or
+/// [`with_lookup`](Self::with_lookup)). For web identity, the STS endpoint
+/// may be overridden with `AWS_ENDPOINT_URL_STS`, else `AWS_ENDPOINT_URL`,
+/// as the SDKs' service-specific endpoint variables do.
 ///
 /// # Choosing
 /// The sources are tried in order. One that answers
@@ -57,6 +65,11 @@ pub struct DefaultChain {
 enum Link {
     Any(Arc<dyn Source>),
     Imds(Arc<ImdsSource>),
+    /// A source whose variables are not set: always "not loaded".
+    Absent {
+        name: &'static str,
+        reason: String,
+    },
 }
 
 impl Link {
@@ -64,6 +77,7 @@ impl Link {
         match self {
             Link::Any(s) => s.resolved_name().unwrap_or_else(|| s.name()),
             Link::Imds(s) => s.name(),
+            Link::Absent { name, .. } => name,
         }
     }
 
@@ -71,6 +85,7 @@ impl Link {
         match self {
             Link::Any(s) => s.fetch(ctx).await,
             Link::Imds(s) => s.fetch(ctx).await,
+            Link::Absent { reason, .. } => Err(SourceError::not_loaded(reason.clone())),
         }
     }
 
@@ -89,6 +104,7 @@ impl Link {
                 Err(f) if f.unreachable => Err(Ok(format!("no answer from the metadata service ({})", f.error))),
                 Err(f) => Err(Err(f.error)),
             },
+            Link::Absent { reason, .. } => Err(Ok(reason.clone())),
         }
     }
 }
@@ -107,8 +123,10 @@ impl DefaultChain {
     ///
     /// # Errors
     /// [`BuildError::InvalidConfiguration`] when a variable of a source is
-    /// malformed (a container full URI to a host that is not allowed, an
-    /// IMDS endpoint mode other than IPv4/IPv6, …): see
+    /// malformed (a role ARN that is not one, web identity without a
+    /// region, a container full URI to a host that is not allowed, an IMDS
+    /// endpoint mode other than IPv4/IPv6, …): see
+    /// [`WebIdentityBuilder::build`](crate::sources::sts::WebIdentityBuilder::build),
     /// [`EcsSourceBuilder::build`](crate::sources::ecs::EcsSourceBuilder::build)
     /// and [`ImdsSourceBuilder::build`](crate::sources::imds::ImdsSourceBuilder::build).
     pub fn new() -> Result<Self, BuildError> {
@@ -126,10 +144,28 @@ impl DefaultChain {
             let lookup = lookup.clone();
             EnvSource::with_lookup(move |k| lookup(k))
         };
+        let web_identity = {
+            let l = lookup.clone();
+            match WebIdentitySource::from_env_with(move |k| l(k)) {
+                Ok(builder) => {
+                    let set = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
+                    let builder = match set("AWS_ENDPOINT_URL_STS").or_else(|| set("AWS_ENDPOINT_URL")) {
+                        Some(endpoint) => builder.endpoint(endpoint.trim()),
+                        None => builder,
+                    };
+                    Link::Any(Arc::new(builder.build()?))
+                }
+                Err(e) => Link::Absent {
+                    name: "sts",
+                    reason: e.message().to_string(),
+                },
+            }
+        };
         let ecs = EcsSource::builder().env_lookup_shared(lookup.clone()).build()?;
         let imds = ImdsSource::builder().env_lookup_shared(lookup).build()?;
         Ok(Self::from_links(vec![
             Link::Any(Arc::new(env)),
+            web_identity,
             Link::Any(Arc::new(ecs)),
             Link::Imds(Arc::new(imds)),
         ]))
@@ -350,7 +386,7 @@ mod tests {
             ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:9/creds"),
         ]);
         let chain = DefaultChain::with_lookup(move |k| vars.get(k).map(|v| v.to_string())).unwrap();
-        assert_eq!(chain.source_names(), ["env", "ecs", "imds"]);
+        assert_eq!(chain.source_names(), ["env", "sts", "ecs", "imds"]);
         assert_eq!(chain.fetch(ctx()).await.unwrap().access_key_id(), "AKIDENV");
         assert_eq!(chain.chosen(), Some("env"));
         assert!(format!("{chain:?}").contains("chosen: Some(\"env\")"));
@@ -358,6 +394,12 @@ mod tests {
 
     #[test]
     fn malformed_variables_fail_the_build() {
+        let no_region = DefaultChain::with_lookup(|k| match k {
+            "AWS_ROLE_ARN" => Some("arn:aws:iam::123456789012:role/r".to_string()),
+            "AWS_WEB_IDENTITY_TOKEN_FILE" => Some("/var/run/token".to_string()),
+            _ => None,
+        });
+        assert!(matches!(no_region, Err(BuildError::InvalidConfiguration { .. })));
         let bad_ecs = DefaultChain::with_lookup(|k| {
             (k == "AWS_CONTAINER_CREDENTIALS_FULL_URI").then(|| "http://example.com/creds".to_string())
         });
