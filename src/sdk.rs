@@ -4,7 +4,7 @@
 //! [`ProvideCredentials`],
 //! so an SDK client can take its credentials from a credrefresh role:
 //!
-//! ```ignore
+//! ```text
 //! // Needs aws-sdk-sts (or any SDK client crate) in your dependencies.
 //! let config = aws_sdk_sts::Config::builder()
 //!     .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
