@@ -9,13 +9,18 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use common::next_event;
 use common::peers;
 use credrefresh::sources::StaticSource;
-use credrefresh::{Credentials, Refresher};
+use credrefresh::sources::sts::AssumeRoleSource;
+use credrefresh::{Credentials, RefreshEventKind, RefreshPolicy, Refresher};
 use sdk_interop::sts_client;
 use serde_json::Value;
 
 const USER_ARN: &str = "arn:aws:iam::123456789012:user/sdk-user";
+const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/sdk-role";
+const SESSION: &str = "sdk-session";
+const ASSUMED_ARN: &str = "arn:aws:sts::123456789012:assumed-role/sdk-role/sdk-session";
 const WAIT: Duration = Duration::from_secs(30);
 
 /// Sets up IAM in a moto started with `INITIAL_NO_AUTH_ACTION_COUNT=0`.
@@ -204,5 +209,60 @@ async fn sdk_signs_with_the_static_keys_of_the_handle() {
     let body = String::from_utf8_lossy(raw.body().bytes().unwrap_or_default()).to_string();
     assert!(body.contains("<Code>InvalidClientTokenId</Code>"), "{body}");
     bogus.shutdown();
+    refresher.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_calls_as_the_assumed_role_and_signs_with_each_refreshed_key() {
+    let Some(()) = peers::gate("sdk_calls_as_the_assumed_role_and_signs_with_each_refreshed_key") else {
+        return;
+    };
+    let (moto, user) = moto_with_fixture();
+    let source = AssumeRoleSource::builder(ROLE_ARN, StaticSource::new(user.clone()))
+        .endpoint(&moto.endpoint)
+        .region(sdk_interop::REGION)
+        .session_name(SESSION)
+        .build()
+        .unwrap();
+    // moto's sessions last at least 900 s: a refresh is asked for by
+    // invalidation instead, with no cooldown.
+    let refresher = Refresher::builder()
+        .policy(RefreshPolicy::default().invalidation_cooldown(Duration::ZERO))
+        .role("app", source)
+        .start()
+        .unwrap();
+    let handle = refresher.handle("app").unwrap();
+    handle.wait_ready(WAIT).await.expect("AssumeRole on moto");
+    start_recording(&moto);
+
+    let sts = sts_client(&handle, &moto.endpoint);
+    let me = sts.get_caller_identity().send().await.expect("GetCallerIdentity");
+    assert_eq!(me.arn(), Some(ASSUMED_ARN));
+    assert!(me.user_id().is_some_and(|id| id.ends_with(":sdk-session")), "{me:?}");
+    let first_key = handle.load().credentials().unwrap().access_key_id().to_string();
+    assert_ne!(first_key, user.access_key_id());
+
+    let mut events = handle.subscribe();
+    handle.invalidate();
+    next_event(&mut events, WAIT, |k| matches!(k, RefreshEventKind::Refreshed { .. })).await;
+    let second_key = handle.load().credentials().unwrap().access_key_id().to_string();
+    assert_ne!(second_key, first_key, "moto issues a new key per AssumeRole");
+
+    // The same client, no rebuild: its next request signs with the new key.
+    let me = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("GetCallerIdentity after the refresh");
+    assert_eq!(me.arn(), Some(ASSUMED_ARN));
+    assert_eq!(
+        signing_keys(&moto, "GetCallerIdentity"),
+        [Some(first_key), Some(second_key)]
+    );
+    // The refresh itself was signed by the user's static key.
+    assert_eq!(
+        signing_keys(&moto, "AssumeRole"),
+        [Some(user.access_key_id().to_string())]
+    );
     refresher.shutdown();
 }
