@@ -63,6 +63,9 @@ pub struct Credentials {
     expiry: Option<SystemTime>,
     issued_at: SystemTime,
     account_id: Option<String>,
+    /// The same credentials as the AWS SDK's type, converted once.
+    #[cfg(feature = "aws-sdk")]
+    pub(crate) sdk: crate::sdk::SdkCache,
 }
 
 fn check_field(field: &'static str, value: &str) -> Result<(), CredentialsError> {
@@ -101,6 +104,8 @@ impl Credentials {
             expiry: None,
             issued_at,
             account_id: None,
+            #[cfg(feature = "aws-sdk")]
+            sdk: Default::default(),
         })
     }
 
@@ -112,19 +117,30 @@ impl Credentials {
         let token = Zeroizing::new(token.into());
         check_field("session token", &token)?;
         self.session_token = Some(token);
+        self.changed();
         Ok(self)
     }
 
     /// Sets the expiry.
     pub fn with_expiry(mut self, expiry: SystemTime) -> Self {
         self.expiry = Some(expiry);
+        self.changed();
         self
     }
 
     /// Sets the AWS account id these credentials belong to.
     pub fn with_account_id(mut self, account_id: impl Into<String>) -> Self {
         self.account_id = Some(account_id.into()).filter(|a: &String| !a.is_empty());
+        self.changed();
         self
+    }
+
+    /// Drops forms derived from the fields (the SDK conversion).
+    fn changed(&mut self) {
+        #[cfg(feature = "aws-sdk")]
+        {
+            self.sdk = Default::default();
+        }
     }
 
     /// The access key id (`AKIA…` or `ASIA…`). Not a secret.

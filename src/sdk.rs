@@ -35,15 +35,48 @@ pub const DEFAULT_SDK_WAIT: Duration = Duration::from_secs(5);
 /// The provider name the SDK sees.
 pub const PROVIDER_NAME: &str = "credrefresh";
 
+/// The SDK form of a [`Credentials`], made on first use and then shared
+/// (the SDK's `Credentials` is an `Arc`): an SDK call costs a reference
+/// count, not a copy of the secrets. A clone of the credentials (as made
+/// when they are extended with a new expiry) starts empty.
+#[derive(Default)]
+pub(crate) struct SdkCache(std::sync::OnceLock<aws_credential_types::Credentials>);
+
+impl Clone for SdkCache {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for SdkCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for SdkCache {}
+
+impl Credentials {
+    /// These credentials as the AWS SDK's type, converted once.
+    pub fn to_sdk(&self) -> aws_credential_types::Credentials {
+        self.sdk
+            .0
+            .get_or_init(|| {
+                aws_credential_types::Credentials::new(
+                    self.access_key_id(),
+                    self.secret_access_key(),
+                    self.session_token().map(str::to_string),
+                    self.expiry(),
+                    PROVIDER_NAME,
+                )
+            })
+            .clone()
+    }
+}
+
 impl From<&Credentials> for aws_credential_types::Credentials {
     fn from(c: &Credentials) -> Self {
-        aws_credential_types::Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            c.session_token().map(str::to_string),
-            c.expiry(),
-            PROVIDER_NAME,
-        )
+        c.to_sdk()
     }
 }
 
@@ -91,7 +124,7 @@ impl ProvideCredentials for CredentialsHandle {
             match self.wait_ready(DEFAULT_SDK_WAIT).await {
                 Ok(snapshot) => snapshot
                     .usable_credentials()
-                    .map(aws_credential_types::Credentials::from)
+                    .map(Credentials::to_sdk)
                     .ok_or_else(|| self.not_usable()),
                 Err(_) => Err(self.not_usable()),
             }
@@ -137,6 +170,36 @@ mod tests {
             assert_eq!(c.expiry(), Some(SystemTime::UNIX_EPOCH + Duration::from_secs(7200)));
             assert_eq!(h.fallback_on_interrupt().unwrap().access_key_id(), "ASIASDK");
         }
+    }
+
+    #[test]
+    fn the_sdk_form_is_made_once_and_never_outlives_an_expiry_change() {
+        let h = handle_with(CredentialsState::Fresh);
+        let snap = h.load();
+        let c = snap.credentials().unwrap();
+        let first = c.to_sdk();
+        let second = c.to_sdk();
+        // Shared, not copied: the SDK type compares by value, so check the secret's address.
+        assert_eq!(first.secret_access_key().as_ptr(), second.secret_access_key().as_ptr());
+        let extended = c
+            .clone()
+            .with_expiry(SystemTime::UNIX_EPOCH + Duration::from_secs(9000));
+        assert_eq!(
+            extended.to_sdk().expiry(),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(9000))
+        );
+        assert_eq!(
+            c.to_sdk().expiry(),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(7200))
+        );
+        // Also on the value itself, not only on a clone.
+        let owned = c.clone();
+        let _ = owned.to_sdk();
+        let moved = owned.with_expiry(SystemTime::UNIX_EPOCH + Duration::from_secs(10));
+        assert_eq!(
+            moved.to_sdk().expiry(),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(10))
+        );
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@ use crate::source::{FetchContext, FetchFuture, Source};
 use crate::sources::sts::WebIdentitySource;
 use crate::sources::{EcsSource, EnvSource, ImdsSource};
 
-type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+use super::{Lookup, process_env};
 
 /// No source chosen yet.
 const NONE: usize = usize::MAX;
@@ -130,7 +130,7 @@ impl DefaultChain {
     /// [`EcsSourceBuilder::build`](crate::sources::ecs::EcsSourceBuilder::build)
     /// and [`ImdsSourceBuilder::build`](crate::sources::imds::ImdsSourceBuilder::build).
     pub fn new() -> Result<Self, BuildError> {
-        Self::with_lookup(|k| std::env::var(k).ok())
+        Self::with_shared_lookup(process_env())
     }
 
     /// The default chain reading every variable through `lookup` instead of
@@ -139,7 +139,10 @@ impl DefaultChain {
     /// # Errors
     /// As [`new`](Self::new).
     pub fn with_lookup(lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Result<Self, BuildError> {
-        let lookup: Lookup = Arc::new(lookup);
+        Self::with_shared_lookup(Arc::new(lookup))
+    }
+
+    fn with_shared_lookup(lookup: Lookup) -> Result<Self, BuildError> {
         let env = {
             let lookup = lookup.clone();
             EnvSource::with_lookup(move |k| lookup(k))

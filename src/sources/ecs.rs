@@ -76,7 +76,7 @@ const ENV_TOKEN_FILE: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE";
 /// Plain-http hosts allowed for a full URI besides loopback.
 const ALLOWED_HTTP_IPS: [&str; 3] = ["169.254.170.2", "169.254.170.23", "fd00:ec2::23"];
 
-type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+use super::{Lookup, process_env};
 
 /// Credentials from the container credentials endpoint. See the
 /// [module documentation](self).
@@ -464,7 +464,7 @@ impl EcsSourceBuilder {
     /// that is not a path; a token given in code that is empty or holds a
     /// control character; a zero timeout or body cap.
     pub fn build(self) -> Result<EcsSource, BuildError> {
-        let lookup: Lookup = self.lookup.unwrap_or_else(|| Arc::new(|k| std::env::var(k).ok()));
+        let lookup: Lookup = self.lookup.unwrap_or_else(process_env);
         let set = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
         let uri = match (set(self.relative_uri), set(self.full_uri)) {
             (Some(rel), _) => Some(relative_uri(&rel)?),

@@ -5,7 +5,7 @@ use crate::credentials::{Credentials, CredentialsError};
 use crate::error::SourceError;
 use crate::source::{FetchContext, FetchFuture, Source};
 
-type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+use super::{Lookup, process_env};
 
 /// Credentials from environment variables, re-read at every refresh.
 ///
@@ -38,7 +38,7 @@ impl Default for EnvSource {
 impl EnvSource {
     /// Reads the process environment.
     pub fn new() -> Self {
-        Self::with_lookup(|k| std::env::var(k).ok())
+        Self { lookup: process_env() }
     }
 
     /// Reads variables through `lookup` instead of the process environment

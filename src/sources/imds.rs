@@ -98,7 +98,7 @@ const ROLES_PATH: &str = "latest/meta-data/iam/security-credentials/";
 const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
 
-type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+use super::{Lookup, process_env};
 
 /// Which default endpoint to use when none is given.
 #[non_exhaustive]
@@ -710,7 +710,7 @@ impl ImdsSourceBuilder {
     /// IAM role name, a token TTL outside 1–21600 whole seconds, a renewal
     /// margin not below the TTL, zero attempts, or a zero timeout or body cap.
     pub fn build(self) -> Result<ImdsSource, BuildError> {
-        let lookup: Lookup = self.lookup.unwrap_or_else(|| Arc::new(|k| std::env::var(k).ok()));
+        let lookup: Lookup = self.lookup.unwrap_or_else(process_env);
         let invalid = |what: &'static str, reason: String| BuildError::InvalidConfiguration { what, reason };
         let env_endpoint = lookup(ENV_ENDPOINT).filter(|v| !v.trim().is_empty());
         let mode = match self.endpoint_mode {
