@@ -28,27 +28,23 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::Duration;
 
 use common::exposition::parse;
 use common::fake::{FakeSource, Step};
 use common::peers;
+use common::prometheus::{
+    DEADLINE, JOB, Prometheus, alert_names, dashboard_exprs, dashboards, panel_exprs, poll, promtool_check_metrics,
+    run, sample_value,
+};
 use credrefresh::backoff::BackoffConfig;
 use credrefresh::metrics::{TEXT_CONTENT_TYPE, render};
 use credrefresh::{CredentialsState, ErrorClass, RefreshPolicy, Refresher};
 use serde_json::Value;
 
 const LIFETIME: Duration = Duration::from_secs(3);
-const DEADLINE: Duration = Duration::from_secs(60);
-
-fn dashboards() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards")
-}
 
 /// Fast retries, short extensions: refreshes every second or two.
 fn fast_policy() -> RefreshPolicy {
@@ -63,38 +59,7 @@ fn fast_policy() -> RefreshPolicy {
         .fetch_timeout(Duration::from_secs(5))
 }
 
-/// Polls `f` every 100 ms until it returns `Some`, up to `limit`.
-fn poll<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
-        std::thread::park_timeout(Duration::from_millis(100));
-    }
-}
-
-fn run(cmd: &mut Command) -> (bool, String) {
-    let out = cmd.output().expect("run peer tool");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 // ---------------------------------------------------------------- promtool
-
-/// `- alert: Name` lines of alerts.yml.
-fn alert_names() -> BTreeSet<String> {
-    let text = std::fs::read_to_string(dashboards().join("alerts.yml")).unwrap();
-    text.lines()
-        .filter_map(|l| l.trim().strip_prefix("- alert:"))
-        .map(|n| n.trim().to_string())
-        .collect()
-}
 
 #[test]
 fn alert_rules_pass_promtool_and_every_alert_has_a_firing_and_a_quiet_unit_test() {
@@ -198,25 +163,7 @@ fn promtool_accepts_our_exposition() {
             .iter()
             .any(|s| s.labels.get("role").map(String::as_str) == Some("extended \"quoted\\role\""))
     );
-    let mut child = Command::new(peers::system_bin("promtool"))
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "promtool check metrics failed:\n{report}\n---\n{text}"
-    );
-    assert_eq!(report.trim(), "", "promtool lint problems:\n{report}");
+    promtool_check_metrics(&text);
 }
 
 // ------------------------------------------------- loopback scrape target
@@ -298,162 +245,7 @@ impl Drop for MetricsServer {
     }
 }
 
-// ------------------------------------------------------------- Prometheus
-
-/// A Prometheus on a loopback port with a temporary data directory; killed
-/// and cleaned up on drop.
-struct Prometheus {
-    process: peers::Process,
-    dir: PathBuf,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.process.child.kill();
-        let _ = self.process.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Prometheus {
-    fn start(target_port: u16) -> Self {
-        let port = peers::free_port();
-        let dir = std::env::temp_dir().join(format!("credrefresh-prometheus-{}-{port}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("data")).unwrap();
-        let rules = dashboards().join("alerts.yml");
-        let config = format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-             rule_files:\n  - {rules:?}\n\
-             scrape_configs:\n  - job_name: credrefresh\n    static_configs:\n      - targets: ['127.0.0.1:{target_port}']\n",
-            rules = rules.display().to_string()
-        );
-        std::fs::write(dir.join("prometheus.yml"), config).unwrap();
-        let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
-        let child = Command::new(peers::system_bin("prometheus"))
-            .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--log.level=warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start prometheus");
-        let prometheus = Self {
-            process: peers::Process { child, port },
-            dir,
-        };
-        peers::wait_for_port(port, DEADLINE);
-        prometheus
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default()
-    }
-
-    /// GET `path` on the API over HTTP/1.0 (the answer ends with the
-    /// connection, never chunked); returns the parsed JSON body.
-    fn get(&self, path: &str) -> Value {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.process.port)).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
-        let json: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {head}\n{body}"));
-        assert_eq!(json["status"], "success", "GET {path}: {json}\nlog:\n{}", self.log());
-        json
-    }
-
-    /// Runs an instant query; returns its result vector.
-    fn query(&self, expr: &str) -> Vec<Value> {
-        let q: String = url::form_urlencoded::byte_serialize(expr.as_bytes()).collect();
-        let json = self.get(&format!("/api/v1/query?query={q}"));
-        match &json["data"]["result"] {
-            Value::Array(v) => v.clone(),
-            other => panic!("{expr}: not a vector: {other}"),
-        }
-    }
-
-    /// Active alerts (pending or firing).
-    fn alerts(&self) -> Vec<Value> {
-        self.get("/api/v1/alerts")["data"]["alerts"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-    }
-
-    /// Every alerting rule: name → (query, health).
-    fn rules(&self) -> BTreeMap<String, (String, String)> {
-        let json = self.get("/api/v1/rules?type=alert");
-        let mut rules = BTreeMap::new();
-        for group in json["data"]["groups"].as_array().unwrap() {
-            for rule in group["rules"].as_array().unwrap() {
-                rules.insert(
-                    rule["name"].as_str().unwrap().to_string(),
-                    (
-                        rule["query"].as_str().unwrap().to_string(),
-                        rule["health"].as_str().unwrap().to_string(),
-                    ),
-                );
-            }
-        }
-        rules
-    }
-}
-
-/// A sample's value (`"NaN"` reads as NaN).
-fn sample_value(sample: &Value) -> f64 {
-    sample["value"][1].as_str().unwrap().parse().unwrap()
-}
-
-fn label<'a>(sample: &'a Value, name: &str) -> Option<&'a str> {
-    sample["metric"][name].as_str()
-}
-
 // --------------------------------------------------------------- dashboard
-
-/// Every `targets[].expr` of the dashboard, in panels and rows, with the
-/// panel's title.
-fn dashboard_exprs() -> Vec<(String, String)> {
-    fn walk(v: &Value, title: &str, out: &mut Vec<(String, String)>) {
-        match v {
-            Value::Object(map) => {
-                let title = map.get("title").and_then(Value::as_str).unwrap_or(title);
-                if let Some(Value::Array(targets)) = map.get("targets") {
-                    for t in targets {
-                        let expr = t["expr"].as_str().expect("every target has an expr");
-                        out.push((title.to_string(), expr.to_string()));
-                    }
-                }
-                for (k, child) in map {
-                    if k != "targets" {
-                        walk(child, title, out);
-                    }
-                }
-            }
-            Value::Array(items) => items.iter().for_each(|i| walk(i, title, out)),
-            _ => {}
-        }
-    }
-    let text = std::fs::read_to_string(dashboards().join("credrefresh.json")).unwrap();
-    let json: Value = serde_json::from_str(&text).unwrap();
-    let mut out = Vec::new();
-    walk(&json["panels"], "", &mut out);
-    out
-}
-
-/// What Grafana sends for `$role` = All (`allValue: ".*"`) and the interval
-/// variables, with a 1 s scrape interval.
-fn as_grafana_sends(expr: &str) -> String {
-    let expr = expr
-        .replace("$__rate_interval", "1m")
-        .replace("$__interval", "1m")
-        .replace("${role}", ".*")
-        .replace("$role", ".*");
-    assert!(!expr.contains('$'), "unsubstituted variable in {expr}");
-    expr
-}
 
 #[test]
 fn dashboard_is_importable_and_templated() {
@@ -528,50 +320,6 @@ fn dashboard_is_importable_and_templated() {
 
 // ------------------------------------------------------ the end-to-end run
 
-/// Waits until alert `name` is pending or firing with label role=`role`;
-/// then its rule expression must return data. Returns the alert's state.
-fn wait_alert(
-    prom: &Prometheus,
-    rules: &BTreeMap<String, (String, String)>,
-    seen: &mut BTreeSet<String>,
-    name: &str,
-    role: &str,
-) -> String {
-    let state = poll(&format!("alert {name} for role {role}"), DEADLINE, || {
-        prom.alerts()
-            .into_iter()
-            .find(|a| a["labels"]["alertname"] == name && a["labels"]["role"] == role)
-            .map(|a| a["state"].as_str().unwrap().to_string())
-    });
-    assert!(state == "pending" || state == "firing", "{name}: {state}");
-    let (query, _) = &rules[name];
-    let result = prom.query(query);
-    assert!(
-        result.iter().any(|s| label(s, "role") == Some(role)),
-        "{name} is {state} but its expression returns {result:?}"
-    );
-    seen.insert(name.to_string());
-    state
-}
-
-/// The dashboard panel's expressions, as Grafana would send them.
-fn panel_exprs(title: &str) -> Vec<String> {
-    let exprs: Vec<_> = dashboard_exprs()
-        .into_iter()
-        .filter(|(t, _)| t == title)
-        .map(|(_, e)| as_grafana_sends(&e))
-        .collect();
-    assert!(!exprs.is_empty(), "no panel {title}");
-    exprs
-}
-
-fn role_value(prom: &Prometheus, expr: &str, role: &str, extra: &[(&str, &str)]) -> Option<f64> {
-    prom.query(expr)
-        .iter()
-        .find(|s| label(s, "role") == Some(role) && extra.iter().all(|(k, v)| label(s, k) == Some(*v)))
-        .map(sample_value)
-}
-
 #[test]
 fn prometheus_scrapes_us_runs_every_dashboard_query_and_every_alert_fires_on_faults() {
     if peers::gate("prometheus_scrapes_us").is_none() {
@@ -590,49 +338,27 @@ fn prometheus_scrapes_us_runs_every_dashboard_query_and_every_alert_fires_on_fau
 
     // Scraped, both roles there, rules loaded and healthy.
     poll("a successful scrape of both roles", DEADLINE, || {
-        let up = prom.query("up{job=\"credrefresh\"} == 1");
+        let up = prom.query(&format!("up{{job=\"{JOB}\"}} == 1"));
         let roles = prom.query("credrefresh_role_info");
         (up.len() == 1 && roles.len() == 2).then_some(())
     });
-    let rules = poll("every alert rule evaluated and healthy", DEADLINE, || {
-        let rules = prom.rules();
-        (rules.len() == alert_names().len() && rules.values().all(|(_, health)| health == "ok")).then_some(rules)
-    });
-    assert_eq!(rules.keys().cloned().collect::<BTreeSet<_>>(), alert_names());
+    let rules = prom.wait_rules_healthy();
 
     // The role variable's query.
-    let roles = prom.get("/api/v1/label/role/values?match[]=credrefresh_refresh_attempts_total");
-    let roles: BTreeSet<&str> = roles["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    assert_eq!(roles, BTreeSet::from(["app", "steady"]));
+    let roles = prom.label_values("role", "credrefresh_refresh_attempts_total");
+    assert_eq!(roles, BTreeSet::from(["app".to_string(), "steady".to_string()]));
 
     // Every dashboard expression returns data once two refreshes of each
     // role are in (rate() needs two samples).
-    poll("data for every dashboard expression", DEADLINE, || {
-        let empty: Vec<_> = dashboard_exprs()
-            .into_iter()
-            .map(|(title, expr)| (title, as_grafana_sends(&expr)))
-            .filter(|(_, expr)| prom.query(expr).is_empty())
-            .collect();
-        empty.is_empty().then_some(()).or_else(|| {
-            eprintln!("still empty: {empty:?}");
-            None
-        })
-    });
+    prom.wait_dashboard_data();
     // Refreshes happen every second or two: the success rate is positive.
     let rate = &panel_exprs("Refresh rate by result")[0];
     poll("a positive success rate", DEADLINE, || {
-        (role_value(&prom, rate, "steady", &[("result", "success")])? > 0.0).then_some(())
+        (prom.role_value(rate, "steady", &[("result", "success")])? > 0.0).then_some(())
     });
-    // Healthy: every alert expression evaluates, and nothing is alerting.
-    for (name, (query, _)) in &rules {
-        assert_eq!(prom.query(query), Vec::<Value>::new(), "{name} holds while healthy");
-    }
-    assert_eq!(prom.alerts(), Vec::<Value>::new());
+    // Healthy: every alert expression evaluates to nothing, and nothing is
+    // alerting (absence alerts excused only after a missed scrape).
+    prom.assert_quiet(&rules);
 
     let mut seen = BTreeSet::new();
     let errors = panel_exprs("Errors by class").remove(0);
@@ -642,56 +368,61 @@ fn prometheus_scrapes_us_runs_every_dashboard_query_and_every_alert_fires_on_fau
     // refresh-failing and expiring-soon alerts go pending.
     app.set_then(Step::Fail(ErrorClass::Throttled));
     poll("a throttled error rate", DEADLINE, || {
-        (role_value(&prom, &errors, "app", &[("error_class", "throttled")])? > 0.0).then_some(())
+        (prom.role_value(&errors, "app", &[("error_class", "throttled")])? > 0.0).then_some(())
     });
     let first = poll("consecutive failures", DEADLINE, || {
-        role_value(&prom, &failures, "app", &[]).filter(|v| *v >= 1.0)
+        prom.role_value(&failures, "app", &[]).filter(|v| *v >= 1.0)
     });
     poll("consecutive failures rising", DEADLINE, || {
-        role_value(&prom, &failures, "app", &[]).filter(|v| *v > first)
+        prom.role_value(&failures, "app", &[]).filter(|v| *v > first)
     });
-    wait_alert(&prom, &rules, &mut seen, "CredrefreshRefreshFailing", "app");
-    wait_alert(&prom, &rules, &mut seen, "CredrefreshCredentialsExpiringSoon", "app");
+    prom.wait_alert(&rules, &mut seen, "CredrefreshRefreshFailing", "app");
+    prom.wait_alert(&rules, &mut seen, "CredrefreshCredentialsExpiringSoon", "app");
 
     // Outage (timeouts, then connection errors): credentials expire and are
     // extended; a role that cannot load at all is added.
     app.push([Step::Fail(ErrorClass::Timeout), Step::Fail(ErrorClass::Timeout)]);
     app.set_then(Step::Fail(ErrorClass::Retryable));
     poll("timeout and retryable error rates", DEADLINE, || {
-        let timeout = role_value(&prom, &errors, "app", &[("error_class", "timeout")])?;
-        let retryable = role_value(&prom, &errors, "app", &[("error_class", "retryable")])?;
+        let timeout = prom.role_value(&errors, "app", &[("error_class", "timeout")])?;
+        let retryable = prom.role_value(&errors, "app", &[("error_class", "retryable")])?;
         (timeout > 0.0 && retryable > 0.0).then_some(())
     });
     let extended = panel_exprs("Extended credentials").remove(0);
     poll("the extended panel at 1", DEADLINE, || {
-        (role_value(&prom, &extended, "app", &[])? == 1.0).then_some(())
+        (prom.role_value(&extended, "app", &[])? == 1.0).then_some(())
     });
     let extended_count = panel_exprs("Roles serving extended credentials").remove(0);
     assert_eq!(prom.query(&extended_count).first().map(sample_value), Some(1.0));
-    wait_alert(&prom, &rules, &mut seen, "CredrefreshServingExtendedCredentials", "app");
+    prom.wait_alert(&rules, &mut seen, "CredrefreshServingExtendedCredentials", "app");
     refresher
         .add_role("broken", FakeSource::new([], Step::Fail(ErrorClass::Denied)))
         .unwrap();
-    wait_alert(&prom, &rules, &mut seen, "CredrefreshNoUsableCredentials", "broken");
+    prom.wait_alert(&rules, &mut seen, "CredrefreshNoUsableCredentials", "broken");
 
     // A refresher that keeps dying: the supervisor restarts it, the
     // restarts panel moves, and the restarting alert goes pending.
     app.set_then(Step::Panic);
     let restarts = panel_exprs("Supervisor restarts").remove(0);
     poll("three restarts seen by Prometheus", DEADLINE, || {
-        (role_value(&prom, &restarts, "app", &[])? > 2.0).then_some(())
+        (prom.role_value(&restarts, "app", &[])? > 2.0).then_some(())
     });
-    wait_alert(&prom, &rules, &mut seen, "CredrefreshRefresherRestarting", "app");
+    prom.wait_alert(&rules, &mut seen, "CredrefreshRefresherRestarting", "app");
     app.set_then(Step::Ok(Some(LIFETIME)));
     poll("app recovered", DEADLINE, || {
-        (role_value(&prom, &failures, "app", &[])? == 0.0).then_some(())
+        (prom.role_value(&failures, "app", &[])? == 0.0).then_some(())
     });
 
-    // Through all of it, the healthy role never alerted.
+    // Through all of it, the healthy role never alerted (but for missing
+    // metrics after a missed scrape, which says nothing about the role).
     for alert in prom.alerts() {
-        assert_ne!(alert["labels"]["role"], "steady", "{alert}");
+        let name = alert["labels"]["alertname"].as_str().unwrap_or_default();
+        assert!(alert["labels"]["role"] != "steady" || prom.excused(name), "{alert}");
     }
-    assert!(role_value(&prom, &failures, "steady", &[]) == Some(0.0));
+    let steady_failures = poll("steady's consecutive failures", DEADLINE, || {
+        prom.role_value(&failures, "steady", &[])
+    });
+    assert_eq!(steady_failures, 0.0);
 
     // Nothing the sources issued reached Prometheus: no secret, session
     // token or key id in any series' labels.
@@ -713,15 +444,15 @@ fn prometheus_scrapes_us_runs_every_dashboard_query_and_every_alert_fires_on_fau
 
     // A removed role's metrics disappear.
     assert!(refresher.remove_role("broken"));
-    wait_alert(&prom, &rules, &mut seen, "CredrefreshRoleMetricsAbsent", "broken");
+    prom.wait_alert(&rules, &mut seen, "CredrefreshRoleMetricsAbsent", "broken");
 
     // The target goes down: nothing credrefresh is left.
     drop(server);
     poll("the target down", DEADLINE, || {
-        (prom.query("up{job=\"credrefresh\"}").first().map(sample_value) == Some(0.0)).then_some(())
+        (prom.query(&format!("up{{job=\"{JOB}\"}}")).first().map(sample_value) == Some(0.0)).then_some(())
     });
-    wait_alert(&prom, &rules, &mut seen, "CredrefreshMetricsAbsent", "(all)");
-    wait_alert(&prom, &rules, &mut seen, "CredrefreshRoleMetricsAbsent", "steady");
+    prom.wait_alert(&rules, &mut seen, "CredrefreshMetricsAbsent", "(all)");
+    prom.wait_alert(&rules, &mut seen, "CredrefreshRoleMetricsAbsent", "steady");
 
     assert_eq!(seen, alert_names(), "alerts never driven");
     assert!(!prom.log().contains("level=error"), "{}", prom.log());

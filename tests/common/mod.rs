@@ -1,9 +1,11 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod demo;
 pub mod exposition;
 pub mod fake;
 pub mod peers;
+pub mod prometheus;
 
 use std::future::Future;
 use std::time::Duration;
