@@ -4,6 +4,7 @@
 pub mod demo;
 pub mod exposition;
 pub mod fake;
+pub mod moto;
 pub mod peers;
 pub mod prometheus;
 
