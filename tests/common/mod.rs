@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod botocore;
 pub mod demo;
 pub mod exposition;
 pub mod fake;
