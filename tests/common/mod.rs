@@ -8,6 +8,7 @@ pub mod fake;
 pub mod moto;
 pub mod peers;
 pub mod prometheus;
+pub mod refreshing;
 
 use std::future::Future;
 use std::time::Duration;
