@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use crate::REDACTED;
-use crate::error::{BuildError, ErrorClass};
+use crate::error::BuildError;
 use crate::source::{FetchContext, FetchFuture, Source};
 
 use super::base::{BaseCredentials, DEFAULT_BASE_WAIT};
@@ -190,25 +190,15 @@ impl Source for AssumeRoleSource {
                 .client
                 .call(Call::AssumeRole, self.form(now), Some(&base), now)
                 .await;
-            match result {
-                Ok(parsed) => {
-                    tracing::debug!(
-                            role = ctx.role(),
-                            role_arn = %self.role_arn,
-                            assumed_role = parsed.assumed_role_arn.as_deref().unwrap_or("-"),
-                            assumed_role = parsed.assumed_role_arn.as_deref().unwrap_or("-"),
-                    request_id = parsed.request_id.as_deref().unwrap_or("-"),
-                            "STS AssumeRole succeeded"
-                        );
-                    Ok(parsed.credentials)
-                }
-                Err(e) => {
-                    if e.class() == ErrorClass::CredentialsRejected {
-                        self.base.rejected(base.access_key_id());
-                    }
-                    Err(e)
-                }
-            }
+            let parsed = self.base.checked(&base, result)?;
+            tracing::debug!(
+                role = ctx.role(),
+                role_arn = %self.role_arn,
+                assumed_role = parsed.assumed_role_arn.as_deref().unwrap_or("-"),
+                request_id = parsed.request_id.as_deref().unwrap_or("-"),
+                "STS AssumeRole succeeded"
+            );
+            Ok(parsed.credentials)
         })
     }
 }
