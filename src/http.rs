@@ -39,6 +39,55 @@ pub(crate) fn client(connect_timeout: Duration, request_timeout: Duration) -> Re
         })
 }
 
+/// The HTTP settings a network source's builder collects (connect timeout,
+/// read timeout, body cap); what is left unset takes the source's defaults.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct HttpOptions {
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) read_timeout: Option<Duration>,
+    pub(crate) max_body_bytes: Option<usize>,
+}
+
+/// A source's defaults for [`HttpOptions`] and the names its configuration
+/// errors give them.
+pub(crate) struct HttpDefaults {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) read_timeout: Duration,
+    pub(crate) max_body_bytes: usize,
+    /// `what` of the error for a zero timeout.
+    pub(crate) timeouts_what: &'static str,
+    /// `what` of the error for a zero body cap.
+    pub(crate) body_cap_what: &'static str,
+}
+
+impl HttpOptions {
+    /// Fills in `defaults`, checks that both timeouts and the body cap are
+    /// above zero, and builds a [`client`] whose whole-request timeout is the
+    /// connect plus the read timeout. Returns it with the body cap.
+    ///
+    /// # Errors
+    /// [`BuildError::InvalidConfiguration`] for a zero timeout or body cap,
+    /// or if TLS cannot be set up.
+    pub(crate) fn build(self, defaults: &HttpDefaults) -> Result<(reqwest::Client, usize), BuildError> {
+        let connect = self.connect_timeout.unwrap_or(defaults.connect_timeout);
+        let read = self.read_timeout.unwrap_or(defaults.read_timeout);
+        if connect.is_zero() || read.is_zero() {
+            return Err(BuildError::InvalidConfiguration {
+                what: defaults.timeouts_what,
+                reason: "timeouts must be above zero".into(),
+            });
+        }
+        let max_body_bytes = self.max_body_bytes.unwrap_or(defaults.max_body_bytes);
+        if max_body_bytes == 0 {
+            return Err(BuildError::InvalidConfiguration {
+                what: defaults.body_cap_what,
+                reason: "must be above zero".into(),
+            });
+        }
+        Ok((client(connect, connect + read)?, max_body_bytes))
+    }
+}
+
 /// Maps a transport error to a class. Timeouts are [`ErrorClass::Timeout`];
 /// refused, reset or dropped connections and broken bodies are
 /// [`ErrorClass::Retryable`]. The URL is stripped: it may carry a query.

@@ -2,14 +2,16 @@
 //! source it chooses, that the snapshot shows it, that only "not loaded"
 //! moves on, and that it sticks to its choice. Real time, no sleeps.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use credrefresh::backoff::BackoffConfig;
+use common::refreshing::quick_policy;
 use credrefresh::sources::DefaultChain;
 use credrefresh::testing::{Call, Emulator, Fault};
-use credrefresh::{CredentialsHandle, CredentialsState, ErrorClass, RefreshPolicy, Refresher, Source};
+use credrefresh::{CredentialsHandle, CredentialsState, ErrorClass, Refresher, Source};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -26,20 +28,9 @@ fn chain(vars: &Vars) -> DefaultChain {
     DefaultChain::with_lookup(move |k| v.lock().unwrap().get(k).cloned()).unwrap()
 }
 
-fn policy() -> RefreshPolicy {
-    RefreshPolicy::default()
-        .backoff(BackoffConfig {
-            initial: Duration::from_millis(100),
-            multiplier: 2.0,
-            max: Duration::from_millis(500),
-            jitter: 0.0,
-        })
-        .invalidation_cooldown(Duration::ZERO)
-}
-
 fn start(chain: DefaultChain) -> (Refresher, CredentialsHandle) {
     let refresher = Refresher::builder()
-        .policy(policy())
+        .policy(quick_policy())
         .role("app", chain)
         .start()
         .unwrap();

@@ -8,42 +8,16 @@
 //! checked against its record of what it issued.
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use credrefresh::sources::EcsSource;
 use credrefresh::testing::{Call, Emulator};
 use credrefresh::{FetchContext, Source};
 
-const SCRIPT: &str = r#"
-import json, botocore.session
-session = botocore.session.get_session()
-creds = session.get_credentials()
-frozen = creds.get_frozen_credentials()
-print(json.dumps({"method": creds.method, "key": frozen.access_key,
-                  "secret": frozen.secret_key, "token": frozen.token}))
-"#;
-
+/// botocore's credentials from `env`, with nothing else set but
+/// IMDS off.
 fn botocore(env: &[(&str, String)]) -> serde_json::Value {
-    let home = std::env::temp_dir().join(format!("credrefresh-boto-home-ecs-{}", std::process::id()));
-    std::fs::create_dir_all(&home).unwrap();
-    let mut cmd = Command::new(common::peers::python());
-    cmd.env_clear()
-        .env("HOME", &home)
-        .env("AWS_CONFIG_FILE", home.join("no-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .args(["-c", SCRIPT]);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run the peer Python");
-    assert!(
-        out.status.success(),
-        "botocore failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("botocore printed JSON")
+    common::botocore::credentials(&[("AWS_EC2_METADATA_DISABLED", "true")], env)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

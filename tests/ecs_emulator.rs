@@ -3,17 +3,17 @@
 //! re-read at every fetch, and the failures a running refresher rides out.
 //! Real time over loopback, no sleeps.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use credrefresh::backoff::BackoffConfig;
+use common::refreshing::{assert_kept, refresh_fails_with, running};
 use credrefresh::sources::EcsSource;
 use credrefresh::testing::{Call, Emulator, Fault};
-use credrefresh::{
-    CredentialsHandle, CredentialsState, ErrorClass, FetchContext, RefreshPolicy, Refresher, Snapshot, Source,
-};
+use credrefresh::{ErrorClass, FetchContext, Source};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -45,45 +45,6 @@ fn token_file(test: &str, contents: &str) -> PathBuf {
     let path = dir.join(test);
     std::fs::write(&path, contents).unwrap();
     path
-}
-
-fn policy() -> RefreshPolicy {
-    RefreshPolicy::default()
-        .backoff(BackoffConfig {
-            initial: ms(100),
-            multiplier: 2.0,
-            max: ms(500),
-            jitter: 0.0,
-        })
-        .invalidation_cooldown(Duration::ZERO)
-}
-
-async fn running(source: EcsSource) -> (Refresher, CredentialsHandle, String) {
-    let refresher = Refresher::builder()
-        .policy(policy())
-        .role("app", source)
-        .start()
-        .unwrap();
-    let handle = refresher.handle("app").unwrap();
-    let snapshot = handle.wait_ready(WAIT).await.expect("first credentials");
-    let key = snapshot.credentials().unwrap().access_key_id().to_string();
-    (refresher, handle, key)
-}
-
-async fn refresh_fails_with(handle: &CredentialsHandle, class: ErrorClass) -> Arc<Snapshot> {
-    handle.invalidate();
-    handle
-        .wait_for(WAIT, |s| {
-            s.consecutive_failures() > 0 && s.last_error_class() == Some(class)
-        })
-        .await
-        .unwrap_or_else(|e| panic!("no {class} failure: {e}; snapshot {:?}", handle.load()))
-}
-
-fn assert_kept(snapshot: &Snapshot, key: &str) {
-    assert_eq!(snapshot.credentials().unwrap().access_key_id(), key);
-    assert_eq!(snapshot.state(), CredentialsState::Fresh);
-    assert_eq!(snapshot.source(), "ecs");
 }
 
 fn ctx() -> FetchContext {
@@ -163,13 +124,13 @@ async fn a_bad_token_file_keeps_the_last_credentials_and_sends_nothing() {
         .auth_token_file(&file)
         .build()
         .unwrap();
-    let (_refresher, handle, key) = running(ecs).await;
+    let (_refresher, handle, key) = running(ecs, WAIT).await;
     let calls = emulator.count(Call::Ecs);
 
     // A line break inside: refused, never sent, never shown.
     std::fs::write(&file, format!("{token}\nX-Injected: yes\n")).unwrap();
-    let snapshot = refresh_fails_with(&handle, ErrorClass::InvalidConfiguration).await;
-    assert_kept(&snapshot, &key);
+    let snapshot = refresh_fails_with(&handle, ErrorClass::InvalidConfiguration, WAIT).await;
+    assert_kept(&snapshot, &key, "ecs");
     let message = snapshot.last_error().unwrap().message.to_string();
     assert!(
         message.contains("line break") && message.contains(file.to_str().unwrap()),
@@ -186,7 +147,7 @@ async fn a_bad_token_file_keeps_the_last_credentials_and_sends_nothing() {
         .await
         .unwrap();
     assert_eq!(snapshot.last_error_class(), Some(ErrorClass::InvalidConfiguration));
-    assert_kept(&snapshot, &key);
+    assert_kept(&snapshot, &key, "ecs");
     assert_eq!(emulator.count(Call::Ecs), calls, "no request with a bad token");
 
     // Fixed: the refresher recovers on its own.
@@ -205,7 +166,7 @@ async fn error_answers_keep_the_last_credentials() {
         .read_timeout(ms(500))
         .build()
         .unwrap();
-    let (_refresher, handle, key) = running(ecs).await;
+    let (_refresher, handle, key) = running(ecs, WAIT).await;
     let cases = [
         (Fault::Throttle, ErrorClass::Throttled),
         (
@@ -242,8 +203,8 @@ async fn error_answers_keep_the_last_credentials() {
     let mut key = key;
     for (fault, class) in cases {
         emulator.set_outage(Call::Ecs, Some(fault.clone()));
-        let snapshot = refresh_fails_with(&handle, class).await;
-        assert_kept(&snapshot, &key);
+        let snapshot = refresh_fails_with(&handle, class, WAIT).await;
+        assert_kept(&snapshot, &key, "ecs");
         if let Fault::AwsError { code, message, .. } = &fault {
             let text = &snapshot.last_error().unwrap().message;
             assert!(

@@ -1,19 +1,15 @@
 //! The emulator's container endpoint: the ECS and EKS Pod Identity forms,
 //! behind the `Authorization` token.
 
-use std::time::{Duration, SystemTime};
+#[path = "common/loopback.rs"]
+mod loopback;
+
+use std::time::Duration;
 
 use credrefresh::clock::{Clock, SystemClock};
 use credrefresh::testing::{Call, Emulator};
 
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client")
-}
+use loopback::{client, rfc3339};
 
 async fn get(url: &str, token: Option<&str>) -> (u16, String, serde_json::Value) {
     let mut request = client().get(url);
@@ -25,11 +21,6 @@ async fn get(url: &str, token: Option<&str>) -> (u16, String, serde_json::Value)
     let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
     let body = response.text().await.unwrap();
     (status, content_type, serde_json::from_str(&body).unwrap())
-}
-
-fn rfc3339(text: &str) -> SystemTime {
-    assert!(text.ends_with('Z') && !text.contains('.'), "{text}");
-    SystemTime::from(time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).unwrap())
 }
 
 #[tokio::test]

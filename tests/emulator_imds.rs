@@ -1,24 +1,20 @@
 //! The emulator's IMDS: IMDSv2 session tokens whose TTL is honoured, the
 //! role list, the credentials document, IMDSv1 only when allowed.
 
+#[path = "common/loopback.rs"]
+mod loopback;
+
 use std::time::{Duration, SystemTime};
 
 use credrefresh::clock::{Clock, ManualClock, SystemClock};
 use credrefresh::testing::{Call, Emulator};
 
+use loopback::{client, rfc3339};
+
 const TOKEN_PATH: &str = "/latest/api/token";
 const CREDENTIALS_PATH: &str = "/latest/meta-data/iam/security-credentials/";
 const TTL: &str = "X-aws-ec2-metadata-token-ttl-seconds";
 const TOKEN: &str = "X-aws-ec2-metadata-token";
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client")
-}
 
 async fn put_token(emulator: &Emulator, ttl: Option<&str>) -> (u16, String) {
     let mut request = client().put(format!("{}{TOKEN_PATH}", emulator.imds_endpoint()));
@@ -45,11 +41,6 @@ async fn get(emulator: &Emulator, path: &str, token: Option<&str>) -> reqwest::R
 
 async fn status(emulator: &Emulator, path: &str, token: Option<&str>) -> u16 {
     get(emulator, path, token).await.status().as_u16()
-}
-
-fn rfc3339(text: &str) -> SystemTime {
-    assert!(text.ends_with('Z') && !text.contains('.'), "{text}");
-    SystemTime::from(time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).unwrap())
 }
 
 #[tokio::test]

@@ -1,19 +1,13 @@
 //! What the emulator remembers: every request as received (with secrets
 //! redacted from `Debug`), and every secret it issued.
 
-use std::time::Duration;
+#[path = "common/loopback.rs"]
+mod loopback;
 
 use credrefresh::REDACTED;
 use credrefresh::testing::{Call, Emulator, Fault};
 
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client")
-}
+use loopback::client;
 
 const AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=AKIDRECORDS/20260101/eu-west-1/sts/aws4_request, \
                              SignedHeaders=host;x-amz-date;x-amz-security-token, Signature=5ec2e7516a7e";

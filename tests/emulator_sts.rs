@@ -1,20 +1,16 @@
 //! The emulator's STS speaks the Query protocol: real XML documents,
 //! lifetimes as configured, validation and signing errors as STS sends them.
 
+#[path = "common/loopback.rs"]
+mod loopback;
+
 use std::time::{Duration, SystemTime};
 
 use credrefresh::clock::{Clock, SystemClock};
 use credrefresh::testing::{Call, Emulator};
 use serde::Deserialize;
 
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client")
-}
+use loopback::client;
 
 /// A SigV4 `Authorization` header of the right shape for `akid` (the
 /// emulator checks the shape, not the signature).

@@ -7,44 +7,22 @@
 //! record of what it issued, field by field.
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use credrefresh::sources::ImdsSource;
 use credrefresh::testing::{Call, Emulator};
 use credrefresh::{FetchContext, Source};
 
-const SCRIPT: &str = r#"
-import json, botocore.session
-session = botocore.session.get_session()
-creds = session.get_credentials()
-frozen = creds.get_frozen_credentials()
-print(json.dumps({"method": creds.method, "key": frozen.access_key,
-                  "secret": frozen.secret_key, "token": frozen.token}))
-"#;
-
-/// Runs `SCRIPT` with only `env` (no credentials files, no other variables).
+/// botocore's credentials from `env`, with nothing else set but
+/// one short IMDS attempt.
 fn botocore(env: &[(&str, String)]) -> serde_json::Value {
-    let home = std::env::temp_dir().join(format!("credrefresh-boto-home-{}", std::process::id()));
-    std::fs::create_dir_all(&home).unwrap();
-    let mut cmd = Command::new(common::peers::python());
-    cmd.env_clear()
-        .env("HOME", &home)
-        .env("AWS_CONFIG_FILE", home.join("no-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
-        .env("AWS_METADATA_SERVICE_TIMEOUT", "2")
-        .env("AWS_METADATA_SERVICE_NUM_ATTEMPTS", "1")
-        .args(["-c", SCRIPT]);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run the peer Python");
-    assert!(
-        out.status.success(),
-        "botocore failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("botocore printed JSON")
+    common::botocore::credentials(
+        &[
+            ("AWS_METADATA_SERVICE_TIMEOUT", "2"),
+            ("AWS_METADATA_SERVICE_NUM_ATTEMPTS", "1"),
+        ],
+        env,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

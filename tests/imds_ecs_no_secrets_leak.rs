@@ -4,15 +4,17 @@
 //! successes and failures alike. Every log event at every level, from
 //! every crate, is captured by a global subscriber and scanned.
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use credrefresh::backoff::BackoffConfig;
+use common::refreshing::quick_policy;
 use credrefresh::sources::{DefaultChain, EcsSource, ImdsSource};
 use credrefresh::testing::{Call, Emulator, Fault};
-use credrefresh::{CredentialsHandle, ErrorClass, FetchContext, RefreshPolicy, Refresher, Source};
+use credrefresh::{CredentialsHandle, ErrorClass, FetchContext, Refresher, Source};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -42,17 +44,6 @@ fn logs() -> &'static Captured {
             .init();
         captured
     })
-}
-
-fn policy() -> RefreshPolicy {
-    RefreshPolicy::default()
-        .backoff(BackoffConfig {
-            initial: Duration::from_millis(100),
-            multiplier: 2.0,
-            max: Duration::from_millis(500),
-            jitter: 0.0,
-        })
-        .invalidation_cooldown(Duration::ZERO)
 }
 
 async fn fail_once(handle: &CredentialsHandle, emulator: &Emulator, call: Call, fault: Fault) {
@@ -96,7 +87,7 @@ async fn no_secret_in_logs_debug_or_errors() {
     let chain = DefaultChain::with_lookup(move |k| vars.get(k).cloned()).unwrap();
     outputs.push(format!("{imds:?} {ecs:?} {chain:?}"));
     let refresher = Refresher::builder()
-        .policy(policy())
+        .policy(quick_policy())
         .role("imds", imds)
         .role("ecs", ecs)
         .role("chain", chain)

@@ -4,18 +4,18 @@
 //! Real time over loopback, short timeouts, no sleeps: every wait is on a
 //! condition with a deadline.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use credrefresh::backoff::BackoffConfig;
+use common::refreshing::{assert_kept, refresh_fails_with, running};
 use credrefresh::clock::ManualClock;
 use credrefresh::sources::ImdsSource;
 use credrefresh::sources::imds::ImdsSourceBuilder;
 use credrefresh::testing::{Call, Emulator, Fault};
-use credrefresh::{
-    CredentialsHandle, CredentialsState, ErrorClass, FetchContext, RefreshPolicy, Refresher, Snapshot, Source,
-};
+use credrefresh::{ErrorClass, FetchContext, Source};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -39,49 +39,6 @@ fn imds(emulator: &Emulator) -> ImdsSourceBuilder {
         .endpoint(emulator.imds_endpoint())
         .connect_timeout(ms(300))
         .read_timeout(ms(500))
-}
-
-/// Quick retries, and invalidations acted on at once.
-fn policy() -> RefreshPolicy {
-    RefreshPolicy::default()
-        .backoff(BackoffConfig {
-            initial: ms(100),
-            multiplier: 2.0,
-            max: ms(500),
-            jitter: 0.0,
-        })
-        .invalidation_cooldown(Duration::ZERO)
-}
-
-/// A running refresher of role `app` over `source`, once it has credentials.
-async fn running(source: ImdsSource) -> (Refresher, CredentialsHandle, String) {
-    let refresher = Refresher::builder()
-        .policy(policy())
-        .role("app", source)
-        .start()
-        .unwrap();
-    let handle = refresher.handle("app").unwrap();
-    let snapshot = handle.wait_ready(WAIT).await.expect("first credentials");
-    let key = snapshot.credentials().unwrap().access_key_id().to_string();
-    (refresher, handle, key)
-}
-
-/// Asks for a refresh and waits until it failed with `class`.
-async fn refresh_fails_with(handle: &CredentialsHandle, class: ErrorClass) -> Arc<Snapshot> {
-    handle.invalidate();
-    handle
-        .wait_for(WAIT, |s| {
-            s.consecutive_failures() > 0 && s.last_error_class() == Some(class)
-        })
-        .await
-        .unwrap_or_else(|e| panic!("no {class} failure: {e}; snapshot {:?}", handle.load()))
-}
-
-/// The last good credentials are still served.
-fn assert_kept(snapshot: &Snapshot, key: &str) {
-    assert_eq!(snapshot.credentials().unwrap().access_key_id(), key);
-    assert_eq!(snapshot.state(), CredentialsState::Fresh);
-    assert_eq!(snapshot.source(), "imds");
 }
 
 /// Polls `condition` until it holds, up to `limit` (real time).
@@ -172,7 +129,7 @@ async fn the_token_is_renewed_before_it_expires() {
 #[tokio::test]
 async fn a_401_mid_life_gets_a_new_token_and_succeeds() {
     let emulator = Emulator::start().unwrap();
-    let (_refresher, handle, key) = running(imds(&emulator).build().unwrap()).await;
+    let (_refresher, handle, key) = running(imds(&emulator).build().unwrap(), WAIT).await;
     assert_eq!(emulator.count(Call::ImdsToken), 1);
     let generation = handle.load().generation();
     emulator.expire_imds_tokens();
@@ -208,7 +165,7 @@ async fn a_token_refused_again_is_credentials_rejected() {
 #[tokio::test]
 async fn token_call_failures_without_v1_fallback() {
     let emulator = Emulator::builder().imds_v1_allowed(true).start().unwrap();
-    let (_refresher, handle, key) = running(imds(&emulator).build().unwrap()).await;
+    let (_refresher, handle, key) = running(imds(&emulator).build().unwrap(), WAIT).await;
     // The cached token dies and its renewal is refused (IMDS turned off).
     emulator.expire_imds_tokens();
     emulator.set_outage(
@@ -219,8 +176,8 @@ async fn token_call_failures_without_v1_fallback() {
             message: "Forbidden".into(),
         }),
     );
-    let snapshot = refresh_fails_with(&handle, ErrorClass::Denied).await;
-    assert_kept(&snapshot, &key);
+    let snapshot = refresh_fails_with(&handle, ErrorClass::Denied, WAIT).await;
+    assert_kept(&snapshot, &key, "imds");
     // Even though the emulator would serve v1, the source did not try it.
     assert!(
         emulator
@@ -236,7 +193,7 @@ async fn token_call_failures_without_v1_fallback() {
         .wait_for(WAIT, |s| s.last_error_class() == Some(ErrorClass::Timeout))
         .await
         .unwrap();
-    assert_kept(&snapshot, &key);
+    assert_kept(&snapshot, &key, "imds");
     assert!(emulator.count(Call::ImdsToken) >= tokens_before + 3, "three attempts");
 }
 
@@ -244,7 +201,7 @@ async fn token_call_failures_without_v1_fallback() {
 async fn token_call_failures_with_v1_fallback() {
     let emulator = Emulator::builder().imds_v1_allowed(true).start().unwrap();
     let source = imds(&emulator).v1_fallback(true).build().unwrap();
-    let (_refresher, handle, key) = running(source).await;
+    let (_refresher, handle, key) = running(source, WAIT).await;
     for fault in [
         Fault::AwsError {
             status: 405,
@@ -333,7 +290,7 @@ async fn the_endpoint_comes_from_the_environment() {
 #[tokio::test]
 async fn role_gone() {
     let emulator = Emulator::start().unwrap();
-    let (_refresher, handle, key) = running(imds(&emulator).build().unwrap()).await;
+    let (_refresher, handle, key) = running(imds(&emulator).build().unwrap(), WAIT).await;
     let not_found = Fault::AwsError {
         status: 404,
         code: "NotFound".into(),
@@ -341,39 +298,39 @@ async fn role_gone() {
     };
     // Detached between listing and fetching: retryable, the next fetch looks again.
     emulator.script(Call::ImdsCredentials, [not_found.clone()]);
-    let snapshot = refresh_fails_with(&handle, ErrorClass::Retryable).await;
-    assert_kept(&snapshot, &key);
+    let snapshot = refresh_fails_with(&handle, ErrorClass::Retryable, WAIT).await;
+    assert_kept(&snapshot, &key, "imds");
     assert!(snapshot.last_error().unwrap().message.contains("detached"));
     // The retry succeeds (the script is used up).
     let snapshot = handle.wait_for(WAIT, |s| s.consecutive_failures() == 0).await.unwrap();
     let key = snapshot.credentials().unwrap().access_key_id().to_string();
     // No role at all any more: not loaded, last credentials still served.
     emulator.set_outage(Call::ImdsRoleList, Some(not_found));
-    let snapshot = refresh_fails_with(&handle, ErrorClass::NotLoaded).await;
-    assert_kept(&snapshot, &key);
+    let snapshot = refresh_fails_with(&handle, ErrorClass::NotLoaded, WAIT).await;
+    assert_kept(&snapshot, &key, "imds");
 }
 
 #[tokio::test]
 async fn malformed_answers() {
     let emulator = Emulator::start().unwrap();
-    let (_refresher, handle, key) = running(imds(&emulator).build().unwrap()).await;
+    let (_refresher, handle, key) = running(imds(&emulator).build().unwrap(), WAIT).await;
     emulator.set_outage(Call::ImdsCredentials, Some(Fault::MalformedBody));
-    let snapshot = refresh_fails_with(&handle, ErrorClass::InvalidResponse).await;
-    assert_kept(&snapshot, &key);
+    let snapshot = refresh_fails_with(&handle, ErrorClass::InvalidResponse, WAIT).await;
+    assert_kept(&snapshot, &key, "imds");
     assert!(snapshot.last_error().unwrap().message.contains("not valid JSON"));
     emulator.set_outage(Call::ImdsCredentials, None);
     handle.wait_for(WAIT, |s| s.consecutive_failures() == 0).await.unwrap();
     // An empty role list.
     let key = handle.load().credentials().unwrap().access_key_id().to_string();
     emulator.set_outage(Call::ImdsRoleList, Some(Fault::MalformedBody));
-    let snapshot = refresh_fails_with(&handle, ErrorClass::InvalidResponse).await;
-    assert_kept(&snapshot, &key);
+    let snapshot = refresh_fails_with(&handle, ErrorClass::InvalidResponse, WAIT).await;
+    assert_kept(&snapshot, &key, "imds");
 }
 
 #[tokio::test]
 async fn a_code_other_than_success_is_denied() {
     let emulator = Emulator::start().unwrap();
-    let (_refresher, handle, key) = running(imds(&emulator).build().unwrap()).await;
+    let (_refresher, handle, key) = running(imds(&emulator).build().unwrap(), WAIT).await;
     emulator.set_outage(
         Call::ImdsCredentials,
         Some(Fault::AwsError {
@@ -382,8 +339,8 @@ async fn a_code_other_than_success_is_denied() {
             message: "EC2 cannot assume the role".into(),
         }),
     );
-    let snapshot = refresh_fails_with(&handle, ErrorClass::Denied).await;
-    assert_kept(&snapshot, &key);
+    let snapshot = refresh_fails_with(&handle, ErrorClass::Denied, WAIT).await;
+    assert_kept(&snapshot, &key, "imds");
     let message = &snapshot.last_error().unwrap().message;
     assert!(message.contains("AssumeRoleUnauthorizedAccess"), "{message}");
 }
@@ -391,10 +348,10 @@ async fn a_code_other_than_success_is_denied() {
 #[tokio::test]
 async fn already_expired_credentials_are_refused() {
     let emulator = Emulator::start().unwrap();
-    let (_refresher, handle, key) = running(imds(&emulator).build().unwrap()).await;
+    let (_refresher, handle, key) = running(imds(&emulator).build().unwrap(), WAIT).await;
     emulator.set_outage(Call::ImdsCredentials, Some(Fault::ExpiredCredentials));
-    let snapshot = refresh_fails_with(&handle, ErrorClass::InvalidResponse).await;
-    assert_kept(&snapshot, &key);
+    let snapshot = refresh_fails_with(&handle, ErrorClass::InvalidResponse, WAIT).await;
+    assert_kept(&snapshot, &key, "imds");
     assert!(snapshot.last_error().unwrap().message.contains("already expired"));
 }
 
@@ -430,7 +387,7 @@ async fn transient_faults_are_retried_within_the_fetch() {
 #[allow(clippy::disallowed_methods)] // measures how long a read takes
 async fn a_hung_endpoint_times_out_while_readers_are_served_at_once() {
     let emulator = Emulator::start().unwrap();
-    let (_refresher, handle, key) = running(imds(&emulator).max_attempts(2).build().unwrap()).await;
+    let (_refresher, handle, key) = running(imds(&emulator).max_attempts(2).build().unwrap(), WAIT).await;
     emulator.set_outage(Call::ImdsCredentials, Some(Fault::Hang));
     let before = emulator.count(Call::ImdsCredentials);
     handle.invalidate();
@@ -457,5 +414,5 @@ async fn a_hung_endpoint_times_out_while_readers_are_served_at_once() {
         .wait_for(WAIT, |s| s.last_error_class() == Some(ErrorClass::Timeout))
         .await
         .unwrap();
-    assert_kept(&snapshot, &key);
+    assert_kept(&snapshot, &key, "imds");
 }

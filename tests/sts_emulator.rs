@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
 use common::next_event;
+use common::refreshing::started;
 use credrefresh::backoff::BackoffConfig;
 use credrefresh::sources::StaticSource;
 use credrefresh::sources::sts::{AssumeRoleSource, SessionTokenSource, WebIdentitySource};
@@ -82,13 +83,7 @@ async fn every_failure_class_keeps_the_last_good_credentials() {
         .request_timeout(REQUEST_TIMEOUT)
         .build()
         .unwrap();
-    let refresher = Refresher::builder()
-        .policy(policy())
-        .role("app", source)
-        .start()
-        .unwrap();
-    let handle = refresher.handle("app").unwrap();
-    handle.wait_ready(WAIT).await.unwrap();
+    let (refresher, handle, _) = started(policy(), "app", source, WAIT).await;
 
     let aws = |status: u16, code: &str| Fault::AwsError {
         status,
@@ -177,13 +172,7 @@ async fn assume_role_sends_its_parameters_signed_for_the_region() {
         .source_identity("alice")
         .build()
         .unwrap();
-    let refresher = Refresher::builder()
-        .policy(policy())
-        .role("app", source)
-        .start()
-        .unwrap();
-    let handle = refresher.handle("app").unwrap();
-    let snapshot = handle.wait_ready(WAIT).await.unwrap();
+    let (refresher, _, snapshot) = started(policy(), "app", source, WAIT).await;
     let creds = snapshot.credentials().unwrap();
     assert_eq!(creds.account_id(), Some("123456789012"));
     assert!(emulator.issued_secrets().iter().any(|s| s == creds.secret_access_key()));
@@ -246,13 +235,8 @@ async fn session_token_sends_a_new_mfa_code_at_each_refresh() {
         })
         .build()
         .unwrap();
-    let refresher = Refresher::builder()
-        .policy(policy())
-        .role("mfa", source)
-        .start()
-        .unwrap();
-    let handle = refresher.handle("mfa").unwrap();
-    let generation = handle.wait_ready(WAIT).await.unwrap().generation();
+    let (refresher, handle, first) = started(policy(), "mfa", source, WAIT).await;
+    let generation = first.generation();
     let mut events = handle.subscribe();
     handle.invalidate();
     refreshed_after(&mut events, generation).await;
@@ -354,13 +338,7 @@ async fn web_identity_through_the_emulator() {
         .session_name("pod-1")
         .build()
         .unwrap();
-    let refresher = Refresher::builder()
-        .policy(policy())
-        .role("web", source)
-        .start()
-        .unwrap();
-    let handle = refresher.handle("web").unwrap();
-    handle.wait_ready(WAIT).await.unwrap();
+    let (refresher, handle, _) = started(policy(), "web", source, WAIT).await;
     let good = key_of(&handle);
     // The file is emptied: a configuration error, the credentials are kept.
     let mut events = handle.subscribe();

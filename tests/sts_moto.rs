@@ -7,18 +7,16 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
+use common::moto::{self, Moto};
 use common::peers;
 use credrefresh::clock::{Clock, SystemClock};
 use credrefresh::sources::StaticSource;
 use credrefresh::sources::sts::{AssumeRoleSource, SessionTokenSource, WebIdentitySource, sign_request};
 use credrefresh::{Credentials, ErrorClass, FetchContext, RefreshEventKind, RefreshPolicy, Refresher, Source};
-use serde_json::Value;
 
 const ACCOUNT: &str = "123456789012";
 const FIRST_ROLE: &str = "arn:aws:iam::123456789012:role/first";
@@ -26,27 +24,8 @@ const SECOND_ROLE: &str = "arn:aws:iam::123456789012:role/second";
 const REGION: &str = "us-east-1";
 const WAIT: Duration = Duration::from_secs(30);
 
-/// Sets up IAM in a moto started with `INITIAL_NO_AUTH_ACTION_COUNT=0`.
-///
-/// In that mode moto checks every request against its IAM users' keys, and
-/// has no root keys: a request is accepted only when signed by the key of an
-/// IAM user (or an assumed role) that already exists. So nothing could
-/// create the first user. moto's `/moto-api/reset-auth` sets the number of
-/// initial actions that skip authentication (and resets the count): the
-/// script sets it to exactly the 6 IAM calls below, makes them, then checks
-/// that the next request is authenticated again (bogus keys are refused).
-/// The body must not be form-encoded, or moto reads it as empty.
-const SETUP: &str = r#"
-import json, sys, urllib.request
-import boto3, botocore
-ep = sys.argv[1]
-SETUP_CALLS = 6
-req = urllib.request.Request(ep + "/moto-api/reset-auth", data=str(SETUP_CALLS).encode(), method="POST",
-                             headers={"Content-Type": "text/plain"})
-assert json.loads(urllib.request.urlopen(req).read())["status"] == "ok"
-kw = dict(endpoint_url=ep, region_name="us-east-1", aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")
-iam = boto3.client("iam", **kw)
-doc = lambda *statements: json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+/// The IAM fixture: 6 calls, leaving the base user's key in `key`.
+const IAM_CALLS: &str = r#"
 # 1-3: the base user, its key, and what it may do.
 iam.create_user(UserName="base-user")
 key = iam.create_access_key(UserName="base-user")["AccessKey"]
@@ -61,119 +40,22 @@ iam.put_role_policy(RoleName="first", PolicyName="chain", PolicyDocument=doc(
 iam.create_role(RoleName="second", AssumeRolePolicyDocument=doc(
     {"Effect": "Allow", "Principal": {"AWS": "arn:aws:sts::123456789012:assumed-role/first/chain-base"},
      "Action": "sts:AssumeRole"}))
-try:
-    iam.list_users()
-    raise SystemExit("moto did not turn authentication back on after the setup calls")
-except botocore.exceptions.ClientError as e:
-    assert e.response["Error"]["Code"] == "InvalidClientTokenId", e.response
-print(json.dumps({"key_id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
 "#;
-
-/// The requests moto recorded, with their form parameters decoded.
-const RECORDING: &str = r#"
-import base64, json, sys, urllib.parse, urllib.request
-raw = urllib.request.urlopen(sys.argv[1] + "/moto-api/recorder/download-recording").read().decode()
-out = []
-for line in raw.splitlines():
-    if not line.strip():
-        continue
-    entry = json.loads(line)
-    body = entry.get("body") or ""
-    if entry.get("body_encoded"):
-        body = base64.b64decode(body).decode()
-    out.append({"params": dict(urllib.parse.parse_qsl(body)),
-                "signed": "Authorization" in entry["headers"] or "authorization" in entry["headers"]})
-print(json.dumps(out))
-"#;
-
-struct Moto {
-    _process: peers::Process,
-    endpoint: String,
-    recording: PathBuf,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.recording);
-    }
-}
-
-fn python(script: &str, args: &[&str]) -> Value {
-    let out = Command::new(peers::python())
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("python printed JSON")
-}
-
-fn start(auth: bool) -> Moto {
-    let recording = std::env::temp_dir().join(format!(
-        "credrefresh-sts-moto-{}-{}",
-        std::process::id(),
-        peers::free_port()
-    ));
-    let recording_env = recording.to_str().unwrap().to_string();
-    let mut env = vec![("MOTO_RECORDER_FILEPATH", recording_env.as_str())];
-    if auth {
-        env.push(("INITIAL_NO_AUTH_ACTION_COUNT", "0"));
-    }
-    let process = peers::start_moto_with(&env);
-    let endpoint = format!("http://127.0.0.1:{}", process.port);
-    Moto {
-        _process: process,
-        endpoint,
-        recording,
-    }
-}
 
 /// moto with authentication on, the IAM fixture, and the base user's keys.
 fn moto_with_fixture() -> (Moto, Credentials) {
-    let moto = start(true);
-    let keys = python(SETUP, &[&moto.endpoint]);
-    let user = Credentials::new(
-        keys["key_id"].as_str().unwrap(),
-        keys["secret"].as_str().unwrap(),
-        SystemClock.now(),
-    )
-    .unwrap();
-    (moto, user)
+    moto::with_iam_fixture(6, IAM_CALLS, SystemClock.now())
 }
 
 fn ctx() -> FetchContext {
     FetchContext::system("test")
 }
 
-fn start_recording(moto: &Moto) {
-    let out = Command::new(peers::python())
-        .arg("-c")
-        .arg(
-            "import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(\
-             sys.argv[1] + '/moto-api/recorder/start-recording', data=b'', method='POST'))",
-        )
-        .arg(&moto.endpoint)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// Recorded calls of `action`, as parameter maps.
+/// Recorded calls of `action`, as parameter maps and whether each was signed.
 fn recorded(moto: &Moto, action: &str) -> Vec<(HashMap<String, String>, bool)> {
-    let all = python(RECORDING, &[&moto.endpoint]);
-    all.as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            let params: HashMap<String, String> = serde_json::from_value(e["params"].clone()).unwrap();
-            (params, e["signed"].as_bool().unwrap())
-        })
-        .filter(|(p, _)| p.get("Action").map(String::as_str) == Some(action))
+    moto.recorded(action)
+        .into_iter()
+        .map(|r| (r.params, r.signed))
         .collect()
 }
 
@@ -261,7 +143,7 @@ async fn session_token_with_mfa_sends_serial_and_a_fresh_code() {
         })
         .build()
         .unwrap();
-    start_recording(&moto);
+    moto.start_recording();
     let first = source.fetch(ctx()).await.expect("GetSessionToken");
     let second = source.fetch(ctx()).await.expect("GetSessionToken again");
     assert!(first.session_token().is_some() && second.session_token().is_some());
@@ -287,7 +169,7 @@ async fn web_identity_rereads_the_token_file() {
     };
     // The call is unsigned; moto with authentication on cannot take unsigned
     // calls (it answers an HTML 500), so this moto runs without it.
-    let moto = start(false);
+    let moto = moto::start(false);
     let dir = std::env::temp_dir().join(format!(
         "credrefresh-sts-web-{}-{}",
         std::process::id(),
@@ -307,7 +189,7 @@ async fn web_identity_rereads_the_token_file() {
         .endpoint(&moto.endpoint)
         .build()
         .unwrap();
-    start_recording(&moto);
+    moto.start_recording();
     let creds = source.fetch(ctx()).await.expect("AssumeRoleWithWebIdentity");
     assert_eq!(creds.account_id(), Some(ACCOUNT));
     assert!(creds.session_token().is_some() && creds.expiry().is_some());

@@ -376,9 +376,7 @@ pub struct EcsSourceBuilder {
     full_uri: Option<String>,
     auth_token: Option<Zeroizing<String>>,
     auth_token_file: Option<PathBuf>,
-    connect_timeout: Option<Duration>,
-    read_timeout: Option<Duration>,
-    max_body_bytes: Option<usize>,
+    http: http::HttpOptions,
     lookup: Option<Lookup>,
 }
 
@@ -426,20 +424,20 @@ impl EcsSourceBuilder {
 
     /// Connect timeout. Defaults to [`DEFAULT_CONNECT_TIMEOUT`].
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = Some(timeout);
+        self.http.connect_timeout = Some(timeout);
         self
     }
 
     /// Time allowed for the answer once connected; the call is limited to
     /// connect plus read timeout. Defaults to [`DEFAULT_READ_TIMEOUT`].
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
-        self.read_timeout = Some(timeout);
+        self.http.read_timeout = Some(timeout);
         self
     }
 
     /// Limit on the answer's body. Defaults to [`DEFAULT_MAX_BODY_BYTES`].
     pub fn max_body_bytes(mut self, cap: usize) -> Self {
-        self.max_body_bytes = Some(cap);
+        self.http.max_body_bytes = Some(cap);
         self
     }
 
@@ -485,21 +483,15 @@ impl EcsSourceBuilder {
             })?),
             (None, None) => TokenFrom::Env(lookup),
         };
-        let connect = self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
-        let read = self.read_timeout.unwrap_or(DEFAULT_READ_TIMEOUT);
-        let invalid = |what: &'static str, reason: &str| BuildError::InvalidConfiguration {
-            what,
-            reason: reason.into(),
-        };
-        if connect.is_zero() || read.is_zero() {
-            return Err(invalid("container credentials timeouts", "timeouts must be above zero"));
-        }
-        let max_body_bytes = self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
-        if max_body_bytes == 0 {
-            return Err(invalid("container credentials body cap", "must be above zero"));
-        }
+        let (client, max_body_bytes) = self.http.build(&http::HttpDefaults {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            timeouts_what: "container credentials timeouts",
+            body_cap_what: "container credentials body cap",
+        })?;
         Ok(EcsSource {
-            client: http::client(connect, connect + read)?,
+            client,
             uri,
             token,
             max_body_bytes,

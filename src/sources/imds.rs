@@ -588,10 +588,8 @@ pub struct ImdsSourceBuilder {
     v1_fallback: Option<bool>,
     token_ttl: Option<Duration>,
     token_renew_early: Option<Duration>,
-    connect_timeout: Option<Duration>,
-    read_timeout: Option<Duration>,
+    http: http::HttpOptions,
     max_attempts: Option<u32>,
-    max_body_bytes: Option<usize>,
     lookup: Option<Lookup>,
 }
 
@@ -665,14 +663,14 @@ impl ImdsSourceBuilder {
 
     /// Connect timeout of each HTTP call. Defaults to [`DEFAULT_CONNECT_TIMEOUT`].
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = Some(timeout);
+        self.http.connect_timeout = Some(timeout);
         self
     }
 
     /// Time allowed for an answer once connected; each call is limited to
     /// connect plus read timeout. Defaults to [`DEFAULT_READ_TIMEOUT`].
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
-        self.read_timeout = Some(timeout);
+        self.http.read_timeout = Some(timeout);
         self
     }
 
@@ -684,7 +682,7 @@ impl ImdsSourceBuilder {
 
     /// Limit on an answer's body. Defaults to [`DEFAULT_MAX_BODY_BYTES`].
     pub fn max_body_bytes(mut self, cap: usize) -> Self {
-        self.max_body_bytes = Some(cap);
+        self.http.max_body_bytes = Some(cap);
         self
     }
 
@@ -769,18 +767,16 @@ impl ImdsSourceBuilder {
         if max_attempts == 0 {
             return Err(invalid("IMDS attempts", "at least one attempt is needed".into()));
         }
-        let connect = self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
-        let read = self.read_timeout.unwrap_or(DEFAULT_READ_TIMEOUT);
-        if connect.is_zero() || read.is_zero() {
-            return Err(invalid("IMDS timeouts", "timeouts must be above zero".into()));
-        }
-        let max_body_bytes = self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
-        if max_body_bytes == 0 {
-            return Err(invalid("IMDS body cap", "must be above zero".into()));
-        }
+        let (client, max_body_bytes) = self.http.build(&http::HttpDefaults {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            timeouts_what: "IMDS timeouts",
+            body_cap_what: "IMDS body cap",
+        })?;
         Ok(ImdsSource {
             inner: Arc::new(Inner {
-                client: http::client(connect, connect + read)?,
+                client,
                 base,
                 role_name: self.role_name,
                 disabled,

@@ -1,11 +1,14 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod botocore;
 pub mod demo;
 pub mod exposition;
 pub mod fake;
+pub mod moto;
 pub mod peers;
 pub mod prometheus;
+pub mod refreshing;
 
 use std::future::Future;
 use std::time::Duration;

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use crate::REDACTED;
-use crate::error::{BuildError, ErrorClass};
+use crate::error::BuildError;
 use crate::source::{FetchContext, FetchFuture, Source};
 
 use super::base::{BaseCredentials, DEFAULT_BASE_WAIT};
@@ -64,6 +64,56 @@ impl SessionName {
                 format!("{prefix}{secs}")
             }
         }
+    }
+}
+
+/// The role-session parameters `AssumeRole` and
+/// `AssumeRoleWithWebIdentity` share, as their builders collect them.
+#[derive(Debug, Default)]
+pub(crate) struct RoleSessionBuilder {
+    pub(crate) session_name: Option<String>,
+    pub(crate) session_name_prefix: Option<String>,
+    pub(crate) duration: Option<Duration>,
+    pub(crate) policy: Option<String>,
+    pub(crate) policy_arns: Vec<String>,
+}
+
+/// [`RoleSessionBuilder`]'s parameters, validated.
+pub(crate) struct RoleSession {
+    pub(crate) session_name: SessionName,
+    pub(crate) duration_secs: u64,
+    pub(crate) policy: Option<String>,
+    pub(crate) policy_arns: Vec<String>,
+}
+
+impl RoleSessionBuilder {
+    /// Validates, in this order: the session name or prefix, the duration
+    /// (900–43200 s, [`DEFAULT_DURATION`] if unset; errors name
+    /// `duration_what`), whatever `between` checks, the policy, and the
+    /// policy ARNs.
+    pub(crate) fn build(
+        self,
+        duration_what: &'static str,
+        between: impl FnOnce() -> Result<(), BuildError>,
+    ) -> Result<RoleSession, BuildError> {
+        let session_name = SessionName::build(self.session_name, self.session_name_prefix)?;
+        let duration_secs = validate::duration(
+            duration_what,
+            self.duration.unwrap_or(DEFAULT_DURATION),
+            MIN_DURATION.as_secs(),
+            MAX_ROLE_DURATION.as_secs(),
+        )?;
+        between()?;
+        if let Some(policy) = &self.policy {
+            validate::policy(policy)?;
+        }
+        validate::policy_arns(&self.policy_arns)?;
+        Ok(RoleSession {
+            session_name,
+            duration_secs,
+            policy: self.policy,
+            policy_arns: self.policy_arns,
+        })
     }
 }
 
@@ -130,12 +180,8 @@ impl AssumeRoleSource {
         AssumeRoleBuilder {
             role_arn: role_arn.into(),
             base: base.into(),
-            session_name: None,
-            session_name_prefix: None,
-            duration: None,
+            session: RoleSessionBuilder::default(),
             external_id: None,
-            policy: None,
-            policy_arns: Vec::new(),
             tags: Vec::new(),
             transitive_tag_keys: Vec::new(),
             source_identity: None,
@@ -190,25 +236,15 @@ impl Source for AssumeRoleSource {
                 .client
                 .call(Call::AssumeRole, self.form(now), Some(&base), now)
                 .await;
-            match result {
-                Ok(parsed) => {
-                    tracing::debug!(
-                            role = ctx.role(),
-                            role_arn = %self.role_arn,
-                            assumed_role = parsed.assumed_role_arn.as_deref().unwrap_or("-"),
-                            assumed_role = parsed.assumed_role_arn.as_deref().unwrap_or("-"),
-                    request_id = parsed.request_id.as_deref().unwrap_or("-"),
-                            "STS AssumeRole succeeded"
-                        );
-                    Ok(parsed.credentials)
-                }
-                Err(e) => {
-                    if e.class() == ErrorClass::CredentialsRejected {
-                        self.base.rejected(base.access_key_id());
-                    }
-                    Err(e)
-                }
-            }
+            let parsed = self.base.checked(&base, result)?;
+            tracing::debug!(
+                role = ctx.role(),
+                role_arn = %self.role_arn,
+                assumed_role = parsed.assumed_role_arn.as_deref().unwrap_or("-"),
+                request_id = parsed.request_id.as_deref().unwrap_or("-"),
+                "STS AssumeRole succeeded"
+            );
+            Ok(parsed.credentials)
         })
     }
 }
@@ -219,12 +255,8 @@ impl Source for AssumeRoleSource {
 pub struct AssumeRoleBuilder {
     role_arn: String,
     base: BaseCredentials,
-    session_name: Option<String>,
-    session_name_prefix: Option<String>,
-    duration: Option<Duration>,
+    session: RoleSessionBuilder,
     external_id: Option<String>,
-    policy: Option<String>,
-    policy_arns: Vec<String>,
     tags: Vec<(String, String)>,
     transitive_tag_keys: Vec<String>,
     source_identity: Option<String>,
@@ -239,7 +271,7 @@ impl AssumeRoleBuilder {
     ///
     /// Defaults to a generated name: see [`session_name_prefix`](Self::session_name_prefix).
     pub fn session_name(mut self, name: impl Into<String>) -> Self {
-        self.session_name = Some(name.into());
+        self.session.session_name = Some(name.into());
         self
     }
 
@@ -249,7 +281,7 @@ impl AssumeRoleBuilder {
     ///
     /// Defaults to [`DEFAULT_SESSION_NAME_PREFIX`].
     pub fn session_name_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.session_name_prefix = Some(prefix.into());
+        self.session.session_name_prefix = Some(prefix.into());
         self
     }
 
@@ -259,7 +291,7 @@ impl AssumeRoleBuilder {
     ///
     /// Defaults to [`DEFAULT_DURATION`].
     pub fn duration(mut self, duration: Duration) -> Self {
-        self.duration = Some(duration);
+        self.session.duration = Some(duration);
         self
     }
 
@@ -276,7 +308,7 @@ impl AssumeRoleBuilder {
     ///
     /// Defaults to none.
     pub fn policy(mut self, json: impl Into<String>) -> Self {
-        self.policy = Some(json.into());
+        self.session.policy = Some(json.into());
         self
     }
 
@@ -284,7 +316,7 @@ impl AssumeRoleBuilder {
     ///
     /// Defaults to none.
     pub fn policy_arn(mut self, arn: impl Into<String>) -> Self {
-        self.policy_arns.push(arn.into());
+        self.session.policy_arns.push(arn.into());
         self
     }
 
@@ -337,20 +369,11 @@ impl AssumeRoleBuilder {
     /// no region, a bad region, a bad endpoint, a zero timeout or limit.
     pub fn build(self) -> Result<AssumeRoleSource, BuildError> {
         validate::role_arn(&self.role_arn)?;
-        let session_name = SessionName::build(self.session_name, self.session_name_prefix)?;
-        let duration_secs = validate::duration(
-            "AssumeRole duration",
-            self.duration.unwrap_or(DEFAULT_DURATION),
-            MIN_DURATION.as_secs(),
-            MAX_ROLE_DURATION.as_secs(),
-        )?;
-        if let Some(id) = &self.external_id {
-            validate::external_id(id)?;
-        }
-        if let Some(policy) = &self.policy {
-            validate::policy(policy)?;
-        }
-        validate::policy_arns(&self.policy_arns)?;
+        let external_id = &self.external_id;
+        let session = self.session.build("AssumeRole duration", || match external_id {
+            Some(id) => validate::external_id(id),
+            None => Ok(()),
+        })?;
         validate::tags(&self.tags, &self.transitive_tag_keys)?;
         if let Some(id) = &self.source_identity {
             validate::source_identity(id)?;
@@ -359,11 +382,11 @@ impl AssumeRoleBuilder {
         Ok(AssumeRoleSource {
             role_arn: self.role_arn,
             base: self.base,
-            session_name,
-            duration_secs,
+            session_name: session.session_name,
+            duration_secs: session.duration_secs,
             external_id: self.external_id,
-            policy: self.policy,
-            policy_arns: self.policy_arns,
+            policy: session.policy,
+            policy_arns: session.policy_arns,
             tags: self.tags,
             transitive_tag_keys: self.transitive_tag_keys,
             source_identity: self.source_identity,

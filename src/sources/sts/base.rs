@@ -107,6 +107,17 @@ impl BaseCredentials {
             }
         }
     }
+
+    /// Passes on the result of an STS call signed with `used`, first telling
+    /// the base ([`rejected`](Self::rejected)) when STS rejected them.
+    pub(crate) fn checked<T>(&self, used: &Credentials, result: Result<T, SourceError>) -> Result<T, SourceError> {
+        if let Err(e) = &result {
+            if e.class() == ErrorClass::CredentialsRejected {
+                self.rejected(used.access_key_id());
+            }
+        }
+        result
+    }
 }
 
 impl From<CredentialsHandle> for BaseCredentials {

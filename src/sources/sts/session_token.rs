@@ -9,7 +9,7 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use crate::REDACTED;
-use crate::error::{BuildError, ErrorClass, SourceError};
+use crate::error::{BuildError, SourceError};
 use crate::source::{FetchContext, FetchFuture, Source};
 
 use super::base::{BaseCredentials, DEFAULT_BASE_WAIT};
@@ -86,7 +86,7 @@ impl fmt::Debug for Mfa {
 ///
 /// Errors at fetch time are classified as described in
 /// [`crate::sources::sts`]; a code that is not six digits is
-/// [`InvalidConfiguration`](ErrorClass::InvalidConfiguration).
+/// [`InvalidConfiguration`](crate::ErrorClass::InvalidConfiguration).
 pub struct SessionTokenSource {
     base: BaseCredentials,
     duration_secs: u64,
@@ -147,28 +147,20 @@ impl Source for SessionTokenSource {
             let base = self.base.get(&ctx, self.base_wait).await?;
             let form = self.form().await?;
             let now = ctx.now();
-            match self.client.call(Call::GetSessionToken, form, Some(&base), now).await {
-                Ok(parsed) => {
-                    tracing::debug!(
-                        role = ctx.role(),
-                        request_id = parsed.request_id.as_deref().unwrap_or("-"),
-                        "STS GetSessionToken succeeded"
-                    );
-                    // The answer names no account: keep the base's, if known.
-                    Ok(match base.account_id() {
-                        Some(account) if parsed.credentials.account_id().is_none() => {
-                            parsed.credentials.with_account_id(account)
-                        }
-                        _ => parsed.credentials,
-                    })
+            let result = self.client.call(Call::GetSessionToken, form, Some(&base), now).await;
+            let parsed = self.base.checked(&base, result)?;
+            tracing::debug!(
+                role = ctx.role(),
+                request_id = parsed.request_id.as_deref().unwrap_or("-"),
+                "STS GetSessionToken succeeded"
+            );
+            // The answer names no account: keep the base's, if known.
+            Ok(match base.account_id() {
+                Some(account) if parsed.credentials.account_id().is_none() => {
+                    parsed.credentials.with_account_id(account)
                 }
-                Err(e) => {
-                    if e.class() == ErrorClass::CredentialsRejected {
-                        self.base.rejected(base.access_key_id());
-                    }
-                    Err(e)
-                }
-            }
+                _ => parsed.credentials,
+            })
         })
     }
 }
@@ -247,6 +239,7 @@ impl SessionTokenBuilder {
 mod tests {
     use super::*;
     use crate::Credentials;
+    use crate::ErrorClass;
     use crate::sources::StaticSource;
     use std::time::SystemTime;
 

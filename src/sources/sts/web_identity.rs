@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 use crate::error::{BuildError, SourceError};
 use crate::source::{FetchContext, FetchFuture, Source};
 
-use super::assume_role::{DEFAULT_DURATION, MAX_ROLE_DURATION, MIN_DURATION, SessionName};
+use super::assume_role::{RoleSessionBuilder, SessionName};
 use super::config::{CommonBuilder, Lookup, common_setters};
 use super::request::{Form, StsClient};
 use super::validate;
@@ -111,11 +111,7 @@ impl WebIdentitySource {
         WebIdentityBuilder {
             role_arn: role_arn.into(),
             token_file: token_file.into(),
-            session_name: None,
-            session_name_prefix: None,
-            duration: None,
-            policy: None,
-            policy_arns: Vec::new(),
+            session: RoleSessionBuilder::default(),
             common: CommonBuilder::default(),
         }
     }
@@ -150,7 +146,7 @@ impl WebIdentitySource {
         let token_file = var(ENV_WEB_IDENTITY_TOKEN_FILE)
             .ok_or_else(|| SourceError::not_loaded(format!("{ENV_WEB_IDENTITY_TOKEN_FILE} is not set")))?;
         let mut builder = Self::builder(role_arn.trim(), token_file);
-        builder.session_name = var(ENV_ROLE_SESSION_NAME).map(|s| s.trim().to_string());
+        builder.session.session_name = var(ENV_ROLE_SESSION_NAME).map(|s| s.trim().to_string());
         builder.common.lookup = Some(lookup);
         Ok(builder)
     }
@@ -208,11 +204,7 @@ impl Source for WebIdentitySource {
 pub struct WebIdentityBuilder {
     role_arn: String,
     token_file: PathBuf,
-    session_name: Option<String>,
-    session_name_prefix: Option<String>,
-    duration: Option<Duration>,
-    policy: Option<String>,
-    policy_arns: Vec<String>,
+    session: RoleSessionBuilder,
     common: CommonBuilder,
 }
 
@@ -222,7 +214,7 @@ impl WebIdentityBuilder {
     ///
     /// Defaults to a generated name: see [`session_name_prefix`](Self::session_name_prefix).
     pub fn session_name(mut self, name: impl Into<String>) -> Self {
-        self.session_name = Some(name.into());
+        self.session.session_name = Some(name.into());
         self
     }
 
@@ -231,15 +223,15 @@ impl WebIdentityBuilder {
     ///
     /// Defaults to [`DEFAULT_SESSION_NAME_PREFIX`](super::DEFAULT_SESSION_NAME_PREFIX).
     pub fn session_name_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.session_name_prefix = Some(prefix.into());
+        self.session.session_name_prefix = Some(prefix.into());
         self
     }
 
     /// The session duration, 900–43200 whole seconds.
     ///
-    /// Defaults to [`DEFAULT_DURATION`].
+    /// Defaults to [`DEFAULT_DURATION`](super::DEFAULT_DURATION).
     pub fn duration(mut self, duration: Duration) -> Self {
-        self.duration = Some(duration);
+        self.session.duration = Some(duration);
         self
     }
 
@@ -247,7 +239,7 @@ impl WebIdentityBuilder {
     ///
     /// Defaults to none.
     pub fn policy(mut self, json: impl Into<String>) -> Self {
-        self.policy = Some(json.into());
+        self.session.policy = Some(json.into());
         self
     }
 
@@ -255,7 +247,7 @@ impl WebIdentityBuilder {
     ///
     /// Defaults to none.
     pub fn policy_arn(mut self, arn: impl Into<String>) -> Self {
-        self.policy_arns.push(arn.into());
+        self.session.policy_arns.push(arn.into());
         self
     }
 
@@ -277,25 +269,15 @@ impl WebIdentityBuilder {
                 reason: "the path is empty".into(),
             });
         }
-        let session_name = SessionName::build(self.session_name, self.session_name_prefix)?;
-        let duration_secs = validate::duration(
-            "AssumeRoleWithWebIdentity duration",
-            self.duration.unwrap_or(DEFAULT_DURATION),
-            MIN_DURATION.as_secs(),
-            MAX_ROLE_DURATION.as_secs(),
-        )?;
-        if let Some(policy) = &self.policy {
-            validate::policy(policy)?;
-        }
-        validate::policy_arns(&self.policy_arns)?;
+        let session = self.session.build("AssumeRoleWithWebIdentity duration", || Ok(()))?;
         let client = self.common.build()?;
         Ok(WebIdentitySource {
             role_arn: self.role_arn,
             token_file: self.token_file,
-            session_name,
-            duration_secs,
-            policy: self.policy,
-            policy_arns: self.policy_arns,
+            session_name: session.session_name,
+            duration_secs: session.duration_secs,
+            policy: session.policy,
+            policy_arns: session.policy_arns,
             client,
         })
     }

@@ -40,19 +40,18 @@
 // A benchmark measures wall time: the clock rule is for library decisions.
 #![allow(clippy::disallowed_methods)]
 
+#[path = "../../common/bench.rs"]
+mod bench;
 #[path = "../../common/fake.rs"]
 #[allow(dead_code)]
 mod fake;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_smithy_async::rt::sleep::{SharedAsyncSleep, TokioSleep};
@@ -66,29 +65,8 @@ use aws_smithy_runtime_api::client::auth::static_resolver::StaticAuthSchemeOptio
 use aws_smithy_runtime_api::client::identity::{ResolveCachedIdentity, SharedIdentityCache, SharedIdentityResolver};
 use aws_smithy_runtime_api::client::runtime_components::{RuntimeComponents, RuntimeComponentsBuilder};
 use aws_smithy_types::config_bag::ConfigBag;
-use credrefresh::{Credentials, CredentialsHandle, RefreshPolicy, Refresher};
+use credrefresh::{Credentials, CredentialsHandle};
 use criterion::{Criterion, criterion_group};
-
-// ---- allocation counting (bench-only; the libraries forbid unsafe) ----
-struct Counting;
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-fn allocations() -> u64 {
-    ALLOCATIONS.with(|c| c.get())
-}
 
 /// Polls `future` with a no-op waker until it is ready. On the measured
 /// paths the first poll is ready; the loop only keeps a rare contended
@@ -111,41 +89,6 @@ fn creds(n: u64) -> Credentials {
         .with_session_token("bench-session-token-of-a-realistic-length-".repeat(8))
         .unwrap()
         .with_expiry(SystemTime::now() + Duration::from_secs(24 * 3600))
-}
-
-fn current_thread_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// A role the writer thread invalidates every 1 ms (no cooldown): the actor
-/// fetches and publishes new credentials each time.
-fn live_handle() -> (Refresher, CredentialsHandle) {
-    let refresher = Refresher::builder()
-        .policy(RefreshPolicy::default().invalidation_cooldown(Duration::ZERO))
-        .role("bench", fake::FakeSource::healthy(Some(Duration::from_secs(3600))))
-        .start()
-        .unwrap();
-    let handle = refresher.handle("bench").unwrap();
-    current_thread_runtime()
-        .block_on(handle.wait_ready(Duration::from_secs(10)))
-        .unwrap();
-    (refresher, handle)
-}
-
-/// A role that does not refresh during the measurement.
-fn quiet_handle() -> (Refresher, CredentialsHandle) {
-    let refresher = Refresher::builder()
-        .role("quiet", credrefresh::sources::StaticSource::new(creds(1)))
-        .start()
-        .unwrap();
-    let handle = refresher.handle("quiet").unwrap();
-    current_thread_runtime()
-        .block_on(handle.wait_ready(Duration::from_secs(10)))
-        .unwrap();
-    (refresher, handle)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -240,7 +183,7 @@ impl Targets {
             handle,
         });
         // Fill both caches: every measured call is a hit.
-        let rt = current_thread_runtime();
+        let rt = bench::current_thread_runtime();
         let _context = rt.enter();
         assert!(t.sdk.resolve() > 0 && t.sdk_over_handle.resolve() > 0);
         t
@@ -260,9 +203,9 @@ impl Targets {
 }
 
 fn criterion_calls(c: &mut Criterion) {
-    let (refresher, handle) = quiet_handle();
+    let (refresher, handle) = bench::quiet_handle(creds(1));
     let t = Targets::new(handle);
-    let rt = current_thread_runtime();
+    let rt = bench::current_thread_runtime();
     let _context = rt.enter();
     let mut group = c.benchmark_group("sdk_read");
     for v in VARIANTS {
@@ -282,74 +225,36 @@ criterion_group! {
 
 /// One thread: ns per call and allocations per call over `n` calls.
 fn single(v: Variant, t: &Targets, n: u64) -> (f64, f64) {
-    let rt = current_thread_runtime();
-    let _context = rt.enter();
-    let a0 = allocations();
-    let start = Instant::now();
-    let mut sink = 0usize;
-    for _ in 0..n {
-        sink = sink.wrapping_add(t.call(black_box(v)));
-    }
-    let ns = start.elapsed().as_nanos() as f64 / n as f64;
-    let allocs = (allocations() - a0) as f64 / n as f64;
-    black_box(sink);
-    (ns, allocs)
+    bench::single(n, || t.call(black_box(v)))
 }
 
 /// Two calling threads for `secs` while a writer thread has the handle's
 /// refresher publish every 1 ms: calls per second per thread, and the
 /// publishes per second that actually happened.
 fn contended(v: Variant, t: &Arc<Targets>, secs: f64) -> (f64, f64) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let (t, stop) = (t.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                t.handle.invalidate();
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        })
-    };
-    let gen_before = t.handle.load().generation();
-    let started = Instant::now();
-    let callers: Vec<_> = (0..2)
-        .map(|_| {
-            let (t, stop) = (t.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let rt = current_thread_runtime();
-                let _context = rt.enter();
-                let start = Instant::now();
-                let mut calls = 0u64;
-                let mut sink = 0usize;
-                while !stop.load(Ordering::Relaxed) {
-                    for _ in 0..256 {
-                        sink = sink.wrapping_add(t.call(v));
-                    }
-                    calls += 256;
-                }
-                black_box(sink);
-                calls as f64 / start.elapsed().as_secs_f64()
-            })
-        })
-        .collect();
-    std::thread::sleep(Duration::from_secs_f64(secs));
-    stop.store(true, Ordering::Relaxed);
-    let rates: Vec<f64> = callers.into_iter().map(|r| r.join().unwrap()).collect();
-    writer.join().unwrap();
-    let publishes = (t.handle.load().generation() - gen_before) as f64 / started.elapsed().as_secs_f64();
-    (rates.iter().sum::<f64>() / rates.len() as f64, publishes)
+    let c = bench::contended(
+        t,
+        &t.handle,
+        secs,
+        256,
+        |t, _| t.handle.invalidate(),
+        move |t: &Targets| t.call(v),
+    );
+    (c.per_thread, c.publishes)
 }
 
 fn harness() {
-    let (quiet_refresher, quiet) = quiet_handle();
+    let (quiet_refresher, quiet) = bench::quiet_handle(creds(1));
     let quiet_targets = Targets::new(quiet);
-    let (live_refresher, live) = live_handle();
+    let (live_refresher, live) = bench::live_handle(Some(Duration::from_secs(3600)));
     let live_targets = Targets::new(live);
-    println!();
-    println!(
-        "| call | 1 thread, ns/call | allocations/call | 2 threads + writer every 1 ms, M calls/s/thread | handle publishes/s |"
-    );
-    println!("|---|---|---|---|---|");
+    bench::table_header(&[
+        "call",
+        "1 thread, ns/call",
+        "allocations/call",
+        "2 threads + writer every 1 ms, M calls/s/thread",
+        "handle publishes/s",
+    ]);
     for v in VARIANTS {
         let (ns, allocs) = single(v, &quiet_targets, 2_000_000);
         let (rate, publishes) = contended(v, &live_targets, 1.5);
@@ -364,11 +269,5 @@ fn harness() {
 }
 
 fn main() {
-    benches();
-    Criterion::default().configure_from_args().final_summary();
-    // `cargo bench` passes --bench; `cargo test --benches` does not: only
-    // the criterion smoke run happens there.
-    if std::env::args().any(|a| a == "--bench") {
-        harness();
-    }
+    bench::main(benches, harness);
 }

@@ -5,17 +5,15 @@
 #[path = "../../common/mod.rs"]
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
+use common::moto::{self, Moto};
 use common::next_event;
 use common::peers;
 use credrefresh::sources::StaticSource;
 use credrefresh::sources::sts::AssumeRoleSource;
 use credrefresh::{Credentials, RefreshEventKind, RefreshPolicy, Refresher};
 use sdk_interop::sts_client;
-use serde_json::Value;
 
 const USER_ARN: &str = "arn:aws:iam::123456789012:user/sdk-user";
 const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/sdk-role";
@@ -23,26 +21,8 @@ const SESSION: &str = "sdk-session";
 const ASSUMED_ARN: &str = "arn:aws:sts::123456789012:assumed-role/sdk-role/sdk-session";
 const WAIT: Duration = Duration::from_secs(30);
 
-/// Sets up IAM in a moto started with `INITIAL_NO_AUTH_ACTION_COUNT=0`.
-///
-/// In that mode moto accepts only requests signed by the key of an IAM user
-/// (or an assumed role) that exists, so nothing could create the first
-/// user. moto's `/moto-api/reset-auth` sets how many next requests skip
-/// authentication: exactly the 5 IAM calls below. The script then checks
-/// that authentication is on again (bogus keys are refused) and prints the
-/// user's key. The body of `reset-auth` must not be form-encoded, or moto
-/// reads it as empty.
-const SETUP: &str = r#"
-import json, sys, urllib.request
-import boto3, botocore
-ep = sys.argv[1]
-SETUP_CALLS = 5
-req = urllib.request.Request(ep + "/moto-api/reset-auth", data=str(SETUP_CALLS).encode(), method="POST",
-                             headers={"Content-Type": "text/plain"})
-assert json.loads(urllib.request.urlopen(req).read())["status"] == "ok"
-kw = dict(endpoint_url=ep, region_name="us-east-1", aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")
-iam = boto3.client("iam", **kw)
-doc = lambda *statements: json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+/// The IAM fixture: 5 calls, leaving the user's key in `key`.
+const IAM_CALLS: &str = r#"
 iam.create_user(UserName="sdk-user")
 key = iam.create_access_key(UserName="sdk-user")["AccessKey"]
 iam.put_user_policy(UserName="sdk-user", PolicyName="sts", PolicyDocument=doc(
@@ -51,110 +31,16 @@ iam.create_role(RoleName="sdk-role", AssumeRolePolicyDocument=doc(
     {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:user/sdk-user"}, "Action": "sts:AssumeRole"}))
 iam.put_role_policy(RoleName="sdk-role", PolicyName="whoami", PolicyDocument=doc(
     {"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}))
-try:
-    iam.list_users()
-    raise SystemExit("moto did not turn authentication back on after the setup calls")
-except botocore.exceptions.ClientError as e:
-    assert e.response["Error"]["Code"] == "InvalidClientTokenId", e.response
-print(json.dumps({"key_id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
 "#;
-
-/// The STS requests moto recorded: action and the access key ID named in
-/// the `Authorization` header's credential scope (null when unsigned).
-const RECORDING: &str = r#"
-import base64, json, re, sys, urllib.parse, urllib.request
-raw = urllib.request.urlopen(sys.argv[1] + "/moto-api/recorder/download-recording").read().decode()
-out = []
-for line in raw.splitlines():
-    if not line.strip():
-        continue
-    entry = json.loads(line)
-    body = entry.get("body") or ""
-    if entry.get("body_encoded"):
-        body = base64.b64decode(body).decode()
-    headers = {k.lower(): v for k, v in entry["headers"].items()}
-    m = re.search(r"Credential=([^/]+)/", headers.get("authorization", ""))
-    out.append({"action": dict(urllib.parse.parse_qsl(body)).get("Action"), "key": m.group(1) if m else None})
-print(json.dumps(out))
-"#;
-
-struct Moto {
-    _process: peers::Process,
-    endpoint: String,
-    recording: PathBuf,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.recording);
-    }
-}
-
-fn python(script: &str, args: &[&str]) -> Value {
-    let out = Command::new(peers::python())
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("python printed JSON")
-}
 
 /// moto with authentication on, the IAM fixture, and the user's keys.
 fn moto_with_fixture() -> (Moto, Credentials) {
-    let recording = std::env::temp_dir().join(format!(
-        "credrefresh-sdk-moto-{}-{}",
-        std::process::id(),
-        peers::free_port()
-    ));
-    let recording_env = recording.to_str().unwrap().to_string();
-    let process = peers::start_moto_with(&[
-        ("INITIAL_NO_AUTH_ACTION_COUNT", "0"),
-        ("MOTO_RECORDER_FILEPATH", recording_env.as_str()),
-    ]);
-    let endpoint = format!("http://127.0.0.1:{}", process.port);
-    let moto = Moto {
-        _process: process,
-        endpoint,
-        recording,
-    };
-    let keys = python(SETUP, &[&moto.endpoint]);
-    let user = Credentials::new(
-        keys["key_id"].as_str().unwrap(),
-        keys["secret"].as_str().unwrap(),
-        std::time::SystemTime::UNIX_EPOCH,
-    )
-    .unwrap();
-    (moto, user)
-}
-
-fn start_recording(moto: &Moto) {
-    let out = Command::new(peers::python())
-        .arg("-c")
-        .arg(
-            "import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(\
-             sys.argv[1] + '/moto-api/recorder/start-recording', data=b'', method='POST'))",
-        )
-        .arg(&moto.endpoint)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    moto::with_iam_fixture(5, IAM_CALLS, std::time::SystemTime::UNIX_EPOCH)
 }
 
 /// Access key IDs that signed each recorded call of `action`, in order.
 fn signing_keys(moto: &Moto, action: &str) -> Vec<Option<String>> {
-    python(RECORDING, &[&moto.endpoint])
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["action"].as_str() == Some(action))
-        .map(|e| e["key"].as_str().map(str::to_string))
-        .collect()
+    moto.recorded(action).into_iter().map(|r| r.key).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,7 +55,7 @@ async fn sdk_signs_with_the_static_keys_of_the_handle() {
         .unwrap();
     let handle = refresher.handle("user").unwrap();
     handle.wait_ready(WAIT).await.unwrap();
-    start_recording(&moto);
+    moto.start_recording();
 
     let sts = sts_client(&handle, &moto.endpoint);
     let me = sts.get_caller_identity().send().await.expect("GetCallerIdentity");
@@ -233,7 +119,7 @@ async fn sdk_calls_as_the_assumed_role_and_signs_with_each_refreshed_key() {
         .unwrap();
     let handle = refresher.handle("app").unwrap();
     handle.wait_ready(WAIT).await.expect("AssumeRole on moto");
-    start_recording(&moto);
+    moto.start_recording();
 
     let sts = sts_client(&handle, &moto.endpoint);
     let me = sts.get_caller_identity().send().await.expect("GetCallerIdentity");

@@ -1,0 +1,43 @@
+//! botocore (boto3's credential chain) as a peer: what its default session
+//! resolves from the environment alone.
+
+use std::process::Command;
+
+use super::peers;
+
+/// Prints how botocore's default chain found credentials and what it got.
+const SCRIPT: &str = r#"
+import json, botocore.session
+session = botocore.session.get_session()
+creds = session.get_credentials()
+frozen = creds.get_frozen_credentials()
+print(json.dumps({"method": creds.method, "key": frozen.access_key,
+                  "secret": frozen.secret_key, "token": frozen.token}))
+"#;
+
+/// Runs botocore's default credential chain with only `settings` and `env`
+/// in its environment (no credentials files, no other variables), and
+/// returns `{"method", "key", "secret", "token"}`.
+pub fn credentials(settings: &[(&str, &str)], env: &[(&str, String)]) -> serde_json::Value {
+    let home = std::env::temp_dir().join(format!("credrefresh-boto-home-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let mut cmd = Command::new(peers::python());
+    cmd.env_clear()
+        .env("HOME", &home)
+        .env("AWS_CONFIG_FILE", home.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+        .args(["-c", SCRIPT]);
+    for (k, v) in settings {
+        cmd.env(k, v);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run the peer Python");
+    assert!(
+        out.status.success(),
+        "botocore failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("botocore printed JSON")
+}
