@@ -41,7 +41,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use crate::clock::unix_seconds;
 use crate::error::ErrorClass;
@@ -437,7 +437,7 @@ impl RoleMetrics {
             metrics::gauge!(LAST_SUCCESS.name, &labels).set(unix_seconds(t));
         }
         if let Some(t) = s.next_refresh() {
-            metrics::gauge!(NEXT_REFRESH.name, &labels).set(timestamp(t));
+            metrics::gauge!(NEXT_REFRESH.name, &labels).set(unix_seconds(t));
         }
     }
 
@@ -456,10 +456,6 @@ impl RoleMetrics {
     pub(crate) fn invalidations(&self, n: u64) {
         metrics::counter!(INVALIDATIONS.name, &self.labels()).increment(n);
     }
-}
-
-fn timestamp(t: SystemTime) -> f64 {
-    unix_seconds(t)
 }
 
 #[cfg(test)]
