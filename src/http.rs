@@ -135,6 +135,25 @@ pub(crate) async fn read_body_capped(
     Ok(body)
 }
 
+/// Text from the network made safe to keep in an error message, a log or a
+/// snapshot: control characters dropped, every value of `secrets` replaced
+/// by [`REDACTED`](crate::REDACTED), then cut to `max_chars` (with `…`).
+/// Redaction comes before the cut, so a secret straddling the cut cannot
+/// survive as a prefix. Services may echo what was sent (AWS's
+/// `SignatureDoesNotMatch` can quote the canonical request, session token
+/// included).
+pub(crate) fn safe_text(text: &str, secrets: &[&str], max_chars: usize) -> String {
+    let mut text: String = text.trim().chars().filter(|c| !c.is_control()).collect();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        text = text.replace(secret, crate::REDACTED);
+    }
+    if let Some((cut, _)) = text.char_indices().nth(max_chars) {
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
 /// Whether `url`'s host is a loopback address or `localhost`.
 pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
@@ -191,6 +210,17 @@ mod tests {
         assert!(parse_endpoint("sts", "http://sts.internal:80", true).is_ok());
         assert!(parse_endpoint("sts", "ftp://127.0.0.1", false).is_err());
         assert!(parse_endpoint("sts", "not a url", false).is_err());
+    }
+
+    #[test]
+    fn safe_text_redacts_before_cutting() {
+        let secret = "SESSIONTOKENVALUE0123456789";
+        // The secret straddles the cut at 20 characters.
+        let text = format!("0123456789abcde\n{secret} tail");
+        let safe = safe_text(&text, &[secret], 20);
+        assert!(!safe.contains("SESSIONTOKEN"), "{safe}");
+        assert_eq!(safe, "0123456789abcde** re…");
+        assert_eq!(safe_text("  short  ", &[""], 20), "short");
     }
 
     #[test]

@@ -555,14 +555,10 @@ fn parse_document(body: &[u8], issued_at: SystemTime, secret: Option<&str>) -> R
     Ok(creds)
 }
 
-/// Text from the network made safe for a message: printable, at most 200
-/// characters, with `secret` (if any) replaced.
+/// Text from the network made safe for a message: printable, `secret` (if
+/// any) replaced, at most 200 characters.
 pub(crate) fn printable(text: &str, secret: Option<&str>) -> String {
-    let mut text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
-    if let Some(secret) = secret.filter(|s| !s.is_empty()) {
-        text = text.replace(secret, crate::REDACTED);
-    }
-    text
+    crate::http::safe_text(text, secret.as_slice(), 200)
 }
 
 fn env_bool(lookup: &Lookup, var: &'static str) -> Result<Option<bool>, BuildError> {

@@ -11,7 +11,8 @@
 
 use crate::error::{ErrorClass, SourceError};
 
-use super::xml::{self, Answer, AwsError, Call};
+use super::xml::{self, Answer, AwsError, Call, MAX_MESSAGE_CHARS};
+use crate::http::safe_text;
 
 /// The class of an AWS error code sent with HTTP `status`.
 pub(crate) fn class_of(code: &str, status: u16) -> ErrorClass {
@@ -40,11 +41,18 @@ pub(crate) fn class_of(code: &str, status: u16) -> ErrorClass {
 }
 
 /// The error for a non-200 answer. `header_request_id` is the
-/// `x-amzn-RequestId` header, used when the body carries none.
-pub(crate) fn error_answer(call: Call, status: u16, header_request_id: Option<String>, body: &[u8]) -> SourceError {
+/// `x-amzn-RequestId` header, used when the body carries none; `secrets`
+/// are the secret values the request carried, redacted from the message.
+pub(crate) fn error_answer(
+    call: Call,
+    status: u16,
+    header_request_id: Option<String>,
+    body: &[u8],
+    secrets: &[&str],
+) -> SourceError {
     let what = call.action();
     match xml::parse(call, body, std::time::SystemTime::UNIX_EPOCH) {
-        Ok(Answer::Error(e)) => aws_error(call, status, e, header_request_id),
+        Ok(Answer::Error(e)) => aws_error(call, status, e, header_request_id, secrets),
         Ok(Answer::Success(_)) => {
             // Credentials with an error status: do not trust them.
             let class = if status >= 500 {
@@ -74,12 +82,14 @@ pub(crate) fn error_answer(call: Call, status: u16, header_request_id: Option<St
     }
 }
 
-fn aws_error(call: Call, status: u16, e: AwsError, header_request_id: Option<String>) -> SourceError {
+fn aws_error(call: Call, status: u16, e: AwsError, header_request_id: Option<String>, secrets: &[&str]) -> SourceError {
     let class = class_of(&e.code, status);
-    let mut message = format!("STS {}: HTTP {status} {}", call.action(), e.code);
-    if !e.message.is_empty() {
+    let code = safe_text(&e.code, secrets, 64);
+    let mut message = format!("STS {}: HTTP {status} {code}", call.action());
+    let text = safe_text(&e.message, secrets, MAX_MESSAGE_CHARS);
+    if !text.is_empty() {
         message.push_str(": ");
-        message.push_str(&e.message);
+        message.push_str(&text);
     }
     if let Some(id) = e.request_id.or(header_request_id) {
         message.push_str(&format!(" (request id {id})"));
@@ -93,7 +103,44 @@ mod tests {
     use super::*;
 
     fn classify(status: u16, body: &str) -> SourceError {
-        error_answer(Call::AssumeRole, status, Some("hdr-id".into()), body.as_bytes())
+        error_answer(Call::AssumeRole, status, Some("hdr-id".into()), body.as_bytes(), &[])
+    }
+
+    #[test]
+    fn long_messages_are_cut() {
+        let long = "x".repeat(2000);
+        let e = classify(400, &error("ValidationError", &long));
+        let kept = e.message().split(": ").nth(2).unwrap();
+        let kept = kept.split(" (request id").next().unwrap();
+        assert_eq!(kept.chars().count(), MAX_MESSAGE_CHARS + 1);
+        assert!(kept.ends_with('…'));
+    }
+
+    #[test]
+    fn echoed_secrets_are_redacted_even_across_the_cut() {
+        let secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+        let token = "FwoGZXIvYXdzEXAMPLESESSIONTOKEN".repeat(8);
+        // As AWS words SignatureDoesNotMatch: the canonical request quoted,
+        // the session token straddling the 512-character cut.
+        let intro = "The request signature we calculated does not match. The Canonical String for this \
+                     request should have been ";
+        let lead = "y".repeat(MAX_MESSAGE_CHARS - intro.len() - 40);
+        let message = format!("{intro}{lead} x-amz-security-token:{token} and {secret}");
+        // The token starts before the cut and ends after it.
+        let start = message.find(&token).unwrap();
+        assert!(start < MAX_MESSAGE_CHARS && start + token.len() > MAX_MESSAGE_CHARS);
+        let e = error_answer(
+            Call::AssumeRole,
+            403,
+            None,
+            error("SignatureDoesNotMatch", &message).as_bytes(),
+            &[secret, &token],
+        );
+        let text = format!("{e} {e:?}");
+        assert_eq!(e.class(), ErrorClass::CredentialsRejected);
+        assert!(!text.contains(&token[..16]), "{text}");
+        assert!(!text.contains(&secret[..16]), "{text}");
+        assert!(text.contains(crate::REDACTED), "{text}");
     }
 
     #[test]

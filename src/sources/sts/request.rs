@@ -132,6 +132,9 @@ impl fmt::Debug for StsClient {
 /// code or a web identity token).
 pub(crate) struct Form {
     body: Zeroizing<String>,
+    /// Secret values sent (MFA code, web identity token), redacted from
+    /// any error message that echoes them.
+    secrets: Vec<Zeroizing<String>>,
 }
 
 impl Form {
@@ -139,6 +142,7 @@ impl Form {
     pub(crate) fn new(call: Call) -> Self {
         let mut form = Self {
             body: Zeroizing::new(String::with_capacity(256)),
+            secrets: Vec::new(),
         };
         form.push("Action", call.action());
         form.push("Version", API_VERSION);
@@ -150,6 +154,12 @@ impl Form {
         let mut s = url::form_urlencoded::Serializer::for_suffix(std::mem::take(&mut *self.body), 0);
         s.append_pair(key, value);
         *self.body = s.finish();
+    }
+
+    /// Appends a parameter whose value is a secret.
+    pub(crate) fn push_secret(&mut self, key: &str, value: &str) {
+        self.push(key, value);
+        self.secrets.push(Zeroizing::new(value.to_string()));
     }
 
     /// Appends `Prefix.member.N[.suffix]` lists, numbered from 1.
@@ -225,13 +235,19 @@ impl StsClient {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let body = read_body_capped(&what, response, self.max_body_bytes).await?;
+        // Everything secret this request carried, for redaction of echoes.
+        let mut secrets: Vec<&str> = form.secrets.iter().map(|s| s.as_str()).collect();
+        if let Some(credentials) = signer {
+            secrets.push(credentials.secret_access_key());
+            secrets.extend(credentials.session_token());
+        }
         if status != 200 {
-            return Err(error_answer(call, status, request_id, &body));
+            return Err(error_answer(call, status, request_id, &body, &secrets));
         }
         match xml::parse(call, &body, now)? {
             Answer::Success(parsed) => Ok(*parsed),
             // An error document with a 200: classify it all the same.
-            Answer::Error(_) => Err(error_answer(call, status, request_id, &body)),
+            Answer::Error(_) => Err(error_answer(call, status, request_id, &body, &secrets)),
         }
     }
 }

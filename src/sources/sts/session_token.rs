@@ -131,7 +131,7 @@ impl SessionTokenSource {
                 ));
             }
             form.push("SerialNumber", &mfa.serial_number);
-            form.push("TokenCode", code);
+            form.push_secret("TokenCode", code);
         }
         Ok(form)
     }

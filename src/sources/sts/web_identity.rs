@@ -160,7 +160,7 @@ impl WebIdentitySource {
         let mut form = Form::new(Call::AssumeRoleWithWebIdentity);
         form.push("RoleArn", &self.role_arn);
         form.push("RoleSessionName", &self.session_name.at(now));
-        form.push("WebIdentityToken", token);
+        form.push_secret("WebIdentityToken", token);
         form.push("DurationSeconds", &self.duration_secs.to_string());
         if let Some(policy) = &self.policy {
             form.push("Policy", policy);
