@@ -42,8 +42,6 @@ pub mod clock;
 mod credentials;
 mod error;
 mod handle;
-#[allow(dead_code)] // used by the network sources as they land
-mod http;
 pub mod metrics;
 pub mod policy;
 mod refresher;

@@ -52,9 +52,7 @@ use zeroize::Zeroizing;
 
 use crate::credentials::{Credentials, CredentialsError};
 use crate::error::{BuildError, ErrorClass, SourceError};
-use crate::http;
 use crate::source::{FetchContext, FetchFuture, Source};
-use crate::sources::imds::printable;
 
 /// Default connect timeout: 2 s, as the SDKs.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -76,6 +74,7 @@ const ENV_TOKEN_FILE: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE";
 /// Plain-http hosts allowed for a full URI besides loopback.
 const ALLOWED_HTTP_IPS: [&str; 3] = ["169.254.170.2", "169.254.170.23", "fd00:ec2::23"];
 
+use super::http::{self, printable};
 use super::{Lookup, process_env};
 
 /// Credentials from the container credentials endpoint. See the

@@ -63,7 +63,6 @@ use zeroize::Zeroizing;
 
 use crate::credentials::Credentials;
 use crate::error::{BuildError, ErrorClass, SourceError};
-use crate::http;
 use crate::source::{FetchContext, FetchFuture, Source};
 
 /// Default endpoint in IPv4 mode: `http://169.254.169.254`.
@@ -98,6 +97,7 @@ const ROLES_PATH: &str = "latest/meta-data/iam/security-credentials/";
 const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
 
+use super::http::{self, printable};
 use super::{Lookup, process_env};
 
 /// Which default endpoint to use when none is given.
@@ -553,12 +553,6 @@ fn parse_document(body: &[u8], issued_at: SystemTime, secret: Option<&str>) -> R
         creds = creds.with_account_id(account);
     }
     Ok(creds)
-}
-
-/// Text from the network made safe for a message: printable, `secret` (if
-/// any) replaced, at most 200 characters.
-pub(crate) fn printable(text: &str, secret: Option<&str>) -> String {
-    crate::http::safe_text(text, secret.as_slice(), 200)
 }
 
 fn env_bool(lookup: &Lookup, var: &'static str) -> Result<Option<bool>, BuildError> {
