@@ -40,6 +40,7 @@ mod actor;
 pub mod backoff;
 pub mod clock;
 mod credentials;
+mod document;
 mod error;
 mod handle;
 pub mod metrics;

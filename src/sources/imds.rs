@@ -58,10 +58,10 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::header::HeaderValue;
 use reqwest::{Method, StatusCode, Url};
-use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::credentials::Credentials;
+use crate::document::{self, DocumentKind};
 use crate::error::{BuildError, ErrorClass, SourceError};
 use crate::source::{FetchContext, FetchFuture, Source};
 
@@ -495,64 +495,25 @@ fn is_role_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Document {
-    code: Option<String>,
-    message: Option<String>,
-    access_key_id: Option<String>,
-    secret_access_key: Option<Zeroizing<String>>,
-    token: Option<Zeroizing<String>>,
-    expiration: Option<String>,
-    account_id: Option<String>,
-}
-
-/// Parses a credentials document. `secret` (the session token in use) is
+/// Parses a credentials document; a `Code` other than `Success` is
+/// [`Denied`](ErrorClass::Denied). `secret` (the session token in use) is
 /// scrubbed from any text echoed into an error.
 fn parse_document(body: &[u8], issued_at: SystemTime, secret: Option<&str>) -> Result<Credentials, SourceError> {
     let what = "IMDS credentials";
-    let doc: Document = serde_json::from_slice(body).map_err(|e| {
-        SourceError::invalid_response(format!(
-            "{what}: the document is not valid JSON ({:?} error at line {} column {})",
-            e.classify(),
-            e.line(),
-            e.column()
-        ))
-    })?;
-    if let Some(code) = doc.code.as_deref().filter(|c| *c != "Success") {
+    let doc = document::read(body).map_err(|e| e.into_source_error(what))?;
+    if let Some(code) = doc.code().filter(|c| *c != "Success") {
         let mut text = format!(
             "{what}: the metadata service answered code `{}`",
             printable(code, secret)
         );
-        if let Some(message) = doc.message.as_deref().filter(|m| !m.is_empty()) {
+        if let Some(message) = doc.message().filter(|m| !m.is_empty()) {
             text.push_str(": ");
             text.push_str(&printable(message, secret));
         }
         return Err(SourceError::new(ErrorClass::Denied, text));
     }
-    let invalid = |e: crate::CredentialsError| SourceError::invalid_response(format!("{what}: {e}"));
-    let missing = |field: &'static str| invalid(crate::CredentialsError::Missing(field));
-    let secret_key = doc.secret_access_key.ok_or_else(|| missing("SecretAccessKey"))?;
-    let mut creds = Credentials::new(
-        doc.access_key_id.ok_or_else(|| missing("AccessKeyId"))?,
-        secret_key.as_str(),
-        issued_at,
-    )
-    .map_err(invalid)?;
-    let token = doc.token.ok_or_else(|| missing("Token"))?;
-    creds = creds.with_session_token(token.as_str()).map_err(invalid)?;
-    let expiration = doc.expiration.ok_or_else(|| missing("Expiration"))?;
-    let expiry = crate::clock::parse_rfc3339(&expiration).map_err(|reason| {
-        invalid(crate::CredentialsError::Invalid {
-            field: "Expiration",
-            reason,
-        })
-    })?;
-    creds = creds.with_expiry(expiry);
-    if let Some(account) = doc.account_id {
-        creds = creds.with_account_id(account);
-    }
-    Ok(creds)
+    doc.into_credentials(issued_at, DocumentKind::Imds)
+        .map_err(|e| e.into_source_error(what))
 }
 
 fn env_bool(lookup: &Lookup, var: &'static str) -> Result<Option<bool>, BuildError> {
