@@ -14,6 +14,7 @@
 mod chain;
 pub mod ecs;
 mod env;
+mod http;
 pub mod imds;
 mod static_source;
 pub mod sts;
