@@ -15,6 +15,7 @@ mod chain;
 pub mod ecs;
 mod env;
 pub mod imds;
+pub mod profile;
 mod static_source;
 pub mod sts;
 
