@@ -352,6 +352,8 @@ fn parse_raw(file: &Arc<str>, text: &str) -> Result<Vec<RawSection>, ParseError>
     let mut current_is_block = false;
     let mut in_property = false;
     for (index, line) in text.lines().enumerate() {
+        // `lines` leaves a lone `\r` at the end of the text: a line ending too.
+        let line = line.strip_suffix('\r').unwrap_or(line);
         let location = Location {
             file: Arc::clone(file),
             line: index + 1,
@@ -520,6 +522,13 @@ mod tests {
         assert_eq!(subs.get("endpoint_url").map(String::as_str), Some("http://127.0.0.1:1"));
         assert_eq!(subs.get("region").map(String::as_str), Some("x"));
         assert_eq!(subs.len(), 2);
+    }
+
+    #[test]
+    fn a_lone_carriage_return_at_the_end_ends_the_line() {
+        let set = ProfileSet::parse("[profile a]\r\nk = v\r", "[b]\r").unwrap();
+        assert_eq!(set.profile("a").and_then(|p| p.get("k")), Some("v"));
+        assert!(set.profile("b").is_some());
     }
 
     #[test]

@@ -155,6 +155,11 @@ pub struct StaticKeys {
     session_token: Option<Zeroizing<String>>,
     /// `aws_account_id`, if set.
     pub account_id: Option<String>,
+    /// `mfa_serial` of this profile, if set: the SDKs ignore it on a
+    /// profile without `role_arn`; a caller may use it to get one MFA
+    /// session (`GetSessionToken`) shared by the roles assumed from these
+    /// keys, as stslib did.
+    pub mfa_serial: Option<String>,
 }
 
 impl StaticKeys {
@@ -205,6 +210,7 @@ impl fmt::Debug for StaticKeys {
             .field("secret_access_key", &Redacted)
             .field("session_token", &self.session_token.as_ref().map(|_| Redacted))
             .field("account_id", &self.account_id)
+            .field("mfa_serial", &self.mfa_serial)
             .finish()
     }
 }
@@ -416,7 +422,7 @@ pub fn resolve(set: &ProfileSet, name: &str) -> Result<ProfileChain, ProfileErro
             }
         }
         let Some((hop, next)) = role_hop(profile, &sts)? else {
-            break base_of(set, profile)?;
+            break base_of(set, profile, &sts)?;
         };
         roles.push(hop);
         match next {
@@ -557,11 +563,12 @@ fn static_keys(profile: &Section) -> Result<Option<StaticKeys>, ProfileError> {
         secret_access_key: Zeroizing::new(secret.to_owned()),
         session_token: value(profile, "aws_session_token").map(|t| Zeroizing::new(t.to_owned())),
         account_id: value(profile, "aws_account_id").map(str::to_owned),
+        mfa_serial: value(profile, "mfa_serial").map(str::to_owned),
     }))
 }
 
 /// The base of a profile without a role hop, in the SDKs' order.
-fn base_of(set: &ProfileSet, profile: &Section) -> Result<Base, ProfileError> {
+fn base_of(set: &ProfileSet, profile: &Section, sts: &StsSettings) -> Result<Base, ProfileError> {
     let name = profile.name().to_owned();
     if let Some(source) = profile.property("credential_source") {
         return Ok(Base::CredentialSource {
@@ -571,13 +578,12 @@ fn base_of(set: &ProfileSet, profile: &Section) -> Result<Base, ProfileError> {
     }
     if let Some(token_file) = value(profile, "web_identity_token_file") {
         if profile.get("role_arn").is_some() {
-            let sts = sts_settings(set, profile)?;
             return Ok(Base::WebIdentity(WebIdentityHop {
                 role_arn: role_arn(profile)?,
                 token_file: PathBuf::from(token_file),
                 role_session_name: session_name(profile)?,
                 duration: duration(profile)?,
-                sts,
+                sts: sts.clone(),
                 profile: name,
             }));
         }

@@ -34,7 +34,7 @@ fn static_keys_with_token_and_account() {
         format!("{chain:?}"),
         "ProfileChain { profile: \"default\", base: Static(StaticKeys { profile: \"default\", \
          access_key_id: \"AKID\", secret_access_key: ** redacted **, \
-         session_token: Some(** redacted **), account_id: Some(\"123456789012\") }), \
+         session_token: Some(** redacted **), account_id: Some(\"123456789012\"), mfa_serial: None }), \
          roles: [], sts: StsSettings { region: None, endpoint_url: None, regional_endpoints: None } }"
     );
 }
@@ -161,6 +161,20 @@ fn web_identity_process_and_sso_bases() {
     assert_eq!(hop.token_file, PathBuf::from("/var/run/token"));
     assert_eq!(hop.role_session_name.as_deref(), Some("pod"));
     assert!(wi.roles().is_empty());
+    // A web identity source profile uses the selected profile's STS settings.
+    let chained = set(
+        &format!("{config}[profile top]\nrole_arn = arn:aws:iam::1:role/t\nsource_profile = wi\nregion = eu-north-1\n"),
+        "",
+    );
+    let top = resolve(&chained, "top").unwrap();
+    let Base::WebIdentity(hop) = top.base() else {
+        panic!("{top:?}")
+    };
+    assert_eq!(
+        (hop.profile.as_str(), hop.sts.region.as_deref()),
+        ("wi", Some("eu-north-1"))
+    );
+    assert_eq!(top.roles()[0].sts.region.as_deref(), Some("eu-north-1"));
 
     let proc = resolve(&s, "proc").unwrap();
     let Base::Process { command, .. } = proc.base() else {
