@@ -24,6 +24,7 @@
 //!   profile's `endpoint_url`; none of them when
 //!   `ignore_configured_endpoint_urls` is `true`.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -399,7 +400,9 @@ pub fn resolve(set: &ProfileSet, name: &str) -> Result<ProfileChain, ProfileErro
         profile: name.to_owned(),
     })?;
     let sts = sts_settings(set, top)?;
+    // In order for the error, and as a set so a long chain stays linear.
     let mut visited: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut roles = Vec::new();
     let mut current = name.to_owned();
     let base = loop {
@@ -411,7 +414,7 @@ pub fn resolve(set: &ProfileSet, name: &str) -> Result<ProfileChain, ProfileErro
                 source_profile: current,
             });
         };
-        if visited.contains(&current) {
+        if !seen.insert(current.clone()) {
             visited.push(current);
             return Err(ProfileError::Cycle { profiles: visited });
         }

@@ -356,3 +356,21 @@ fn sts_endpoint_precedence() {
     assert_eq!(s.selected_profile(), "a");
     assert_eq!(resolve(&s, "a").unwrap().sts().region.as_deref(), Some("ap-south-1"));
 }
+
+#[test]
+fn chains_of_any_depth() {
+    let depth = 2_000;
+    let mut config = String::new();
+    for i in 0..depth {
+        config.push_str(&format!(
+            "[profile p{i}]\nrole_arn = arn:aws:iam::1:role/r{i}\nsource_profile = p{}\n",
+            i + 1
+        ));
+    }
+    config.push_str(&format!("[profile p{depth}]\ncredential_process = /bin/creds\n"));
+    let chain = resolve(&set(&config, ""), "p0").unwrap();
+    assert_eq!(chain.roles().len(), depth);
+    assert_eq!(chain.roles()[0].role_arn, format!("arn:aws:iam::1:role/r{}", depth - 1));
+    assert_eq!(chain.roles()[depth - 1].profile, "p0");
+    assert_eq!(chain.base().kind(), "credential_process");
+}
