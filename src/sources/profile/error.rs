@@ -149,6 +149,14 @@ pub enum ProfileError {
         /// Why.
         kind: io::ErrorKind,
     },
+    /// A profile file is larger than
+    /// [`MAX_FILE_BYTES`](super::MAX_FILE_BYTES).
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// The profile asked for is in neither file.
     UnknownProfile {
         /// The profile asked for.
@@ -255,6 +263,9 @@ impl fmt::Display for ProfileError {
             ProfileError::Parse(e) => e.fmt(f),
             ProfileError::Read { path, kind } => {
                 write!(f, "cannot read profile file {}: {kind}", path.display())
+            }
+            ProfileError::TooLarge { path, limit } => {
+                write!(f, "profile file {} is larger than {limit} bytes", path.display())
             }
             ProfileError::UnknownProfile { profile } => {
                 write!(

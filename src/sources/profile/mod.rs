@@ -68,6 +68,7 @@ mod resolve;
 #[cfg(test)]
 mod conformance_tests;
 
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -81,6 +82,10 @@ pub use resolve::{
 
 /// The profile used when `AWS_PROFILE` is unset.
 pub const DEFAULT_PROFILE: &str = "default";
+
+/// The largest profile file read: real ones are a few kilobytes, and a
+/// variable pointing at `/dev/zero` must not exhaust the memory.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The settings of the environment that take precedence over the profile's
 /// in a resolution (`AWS_REGION`, `AWS_ENDPOINT_URL_STS`, ...), captured by
@@ -119,6 +124,7 @@ impl ProfileSet {
     ///
     /// # Errors
     /// [`ProfileError::Read`] for a file that exists but cannot be read,
+    /// [`ProfileError::TooLarge`] for one over [`MAX_FILE_BYTES`],
     /// [`ProfileError::Parse`] for a syntax error or a file that is not
     /// UTF-8.
     pub fn load(env: &ProfileEnv) -> Result<ProfileSet, ProfileError> {
@@ -148,16 +154,25 @@ fn read_optional(path: Option<&Path>) -> Result<Option<(Arc<str>, String)>, Prof
     let Some(path) = path else {
         return Ok(None);
     };
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(ProfileError::Read {
-                path: path.to_owned(),
-                kind: e.kind(),
-            });
-        }
+    let read_error = |e: std::io::Error| ProfileError::Read {
+        path: path.to_owned(),
+        kind: e.kind(),
     };
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(read_error(e)),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(ProfileError::TooLarge {
+            path: path.to_owned(),
+            limit: MAX_FILE_BYTES,
+        });
+    }
     let label: Arc<str> = Arc::from(path.display().to_string());
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Some((label, text))),
@@ -232,6 +247,21 @@ mod tests {
         assert!(
             matches!(&err, ProfileError::Parse(e) if e.kind() == ParseErrorKind::NotUtf8 && e.location().line() == 2)
         );
+
+        // A device that never ends: cut at the limit.
+        if std::path::Path::new("/dev/zero").exists() {
+            let env = ProfileEnv::from_vars(
+                [("HOME", home.to_str().unwrap()), ("AWS_CONFIG_FILE", "/dev/zero")],
+                Platform::Unix,
+            );
+            assert!(matches!(
+                ProfileSet::load(&env),
+                Err(ProfileError::TooLarge {
+                    limit: MAX_FILE_BYTES,
+                    ..
+                })
+            ));
+        }
 
         // A directory where a file should be: a read error, not a panic.
         std::fs::remove_file(home.join(".aws/credentials")).unwrap();

@@ -12,11 +12,15 @@
 //!   `source_profile`, where its keys are the base.
 //! - A source profile (second or later in the chain) with complete static
 //!   keys stops the chain there, even if it also has `role_arn`.
-//! - `role_arn` with `web_identity_token_file` is a web identity base, never
-//!   chained further.
-//! - A profile without `role_arn` is a base: `credential_source`, then web
-//!   identity, then IAM Identity Center (`sso_session` or the legacy
-//!   `sso_start_url` keys), then `credential_process`, then static keys.
+//! - `role_arn` with `web_identity_token_file` is a web identity base
+//!   (`source_profile` is then ignored), never chained further.
+//! - Any other profile is a base, the first of: `credential_source`, IAM
+//!   Identity Center (`sso_session` or the legacy `sso_start_url` keys),
+//!   `credential_process`, static keys (`aws-config`'s order; botocore tries
+//!   static keys of the credentials file before `credential_process`).
+//! - Values that are empty count as unset; names of profiles are
+//!   case-sensitive, names of keys are not; values of
+//!   `credential_source` are case-sensitive, as in the SDKs.
 //! - Every STS call of the chain uses the selected profile's region and STS
 //!   endpoint (the SDKs build one STS client from the selected profile):
 //!   `AWS_ENDPOINT_URL_STS`, else `AWS_ENDPOINT_URL`, else the `sts`
