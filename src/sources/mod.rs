@@ -16,6 +16,7 @@ pub mod ecs;
 mod env;
 mod http;
 pub mod imds;
+pub mod profile;
 mod static_source;
 pub mod sts;
 
