@@ -271,7 +271,7 @@ mod tests {
             let text = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{nanos:09}{offset}");
             if let Ok(t) = parse_rfc3339(&text) {
                 let secs = unix_seconds(t);
-                proptest::prop_assert!(secs >= 0.0 && secs < 253_402_300_800.0, "{text} -> {secs}");
+                proptest::prop_assert!((0.0..253_402_300_800.0).contains(&secs), "{text} -> {secs}");
                 let formatted = format_rfc3339(t);
                 let back = parse_rfc3339(&formatted).unwrap();
                 proptest::prop_assert!(t.duration_since(back).unwrap() < Duration::from_secs(1));

@@ -10,7 +10,7 @@ use crate::source::{FetchContext, FetchFuture, Source};
 use crate::sources::sts::WebIdentitySource;
 use crate::sources::{EcsSource, EnvSource, ImdsSource};
 
-use super::{Lookup, process_env};
+use super::lookup::{Lookup, process_env};
 
 /// No source chosen yet.
 const NONE: usize = usize::MAX;

@@ -76,7 +76,7 @@ const ENV_TOKEN_FILE: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE";
 const ALLOWED_HTTP_IPS: [&str; 3] = ["169.254.170.2", "169.254.170.23", "fd00:ec2::23"];
 
 use super::http::{self, printable};
-use super::{Lookup, process_env};
+use super::lookup::{Lookup, process_env};
 
 /// Credentials from the container credentials endpoint. See the
 /// [module documentation](self).

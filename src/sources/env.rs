@@ -5,7 +5,7 @@ use crate::credentials::{Credentials, CredentialsError};
 use crate::error::SourceError;
 use crate::source::{FetchContext, FetchFuture, Source};
 
-use super::{Lookup, process_env};
+use super::lookup::{Lookup, process_env};
 
 /// Credentials from environment variables, re-read at every refresh.
 ///

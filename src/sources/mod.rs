@@ -16,6 +16,7 @@ pub mod ecs;
 mod env;
 mod http;
 pub mod imds;
+mod lookup;
 pub mod profile;
 mod static_source;
 pub mod sts;
@@ -25,12 +26,3 @@ pub use ecs::EcsSource;
 pub use env::EnvSource;
 pub use imds::ImdsSource;
 pub use static_source::StaticSource;
-
-/// Reads a configuration variable by name: the process environment, or a
-/// map given in tests and configuration code. Empty means absent to callers.
-pub(crate) type Lookup = std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
-
-/// The process environment as a [`Lookup`].
-pub(crate) fn process_env() -> Lookup {
-    std::sync::Arc::new(|k| std::env::var(k).ok())
-}

@@ -62,7 +62,7 @@ use crate::credentials::Credentials;
 use crate::error::BuildError;
 use crate::source::{FetchContext, FetchFuture, Source};
 use crate::sources::http;
-use crate::sources::{Lookup, process_env};
+use crate::sources::lookup::{Lookup, process_env};
 
 mod client;
 

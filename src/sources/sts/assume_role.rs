@@ -396,6 +396,12 @@ impl AssumeRoleBuilder {
     }
 }
 
+impl From<AssumeRoleSource> for BaseCredentials {
+    fn from(source: AssumeRoleSource) -> Self {
+        BaseCredentials::from_source(source)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

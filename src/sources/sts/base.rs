@@ -143,21 +143,3 @@ impl From<crate::sources::EnvSource> for BaseCredentials {
         BaseCredentials::from_source(source)
     }
 }
-
-impl From<super::AssumeRoleSource> for BaseCredentials {
-    fn from(source: super::AssumeRoleSource) -> Self {
-        BaseCredentials::from_source(source)
-    }
-}
-
-impl From<super::SessionTokenSource> for BaseCredentials {
-    fn from(source: super::SessionTokenSource) -> Self {
-        BaseCredentials::from_source(source)
-    }
-}
-
-impl From<super::WebIdentitySource> for BaseCredentials {
-    fn from(source: super::WebIdentitySource) -> Self {
-        BaseCredentials::from_source(source)
-    }
-}

@@ -2,7 +2,6 @@
 //! body cap. Each source's builder forwards its setters here.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::BuildError;
@@ -20,7 +19,7 @@ pub const DEFAULT_ALLOW_HTTP: bool = false;
 /// Default limit on an STS answer's body: 64 KiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = crate::sources::http::DEFAULT_MAX_BODY_BYTES;
 
-pub(crate) type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+pub(crate) use crate::sources::lookup::Lookup;
 
 /// The shared part of the STS builders.
 #[derive(Clone, Default)]
@@ -52,7 +51,7 @@ impl fmt::Debug for CommonBuilder {
 impl CommonBuilder {
     /// Validates everything and builds the HTTP client.
     pub(crate) fn build(self) -> Result<StsClient, BuildError> {
-        let lookup: Lookup = self.lookup.unwrap_or_else(|| Arc::new(|k: &str| std::env::var(k).ok()));
+        let lookup: Lookup = self.lookup.unwrap_or_else(crate::sources::lookup::process_env);
         let region = resolve_region(self.region, &*lookup)?;
         let allow_http = self.allow_http.unwrap_or(DEFAULT_ALLOW_HTTP);
         let endpoint = match self.endpoint {
@@ -153,7 +152,7 @@ mod tests {
     fn with_region(region: &str) -> CommonBuilder {
         CommonBuilder {
             region: Some(region.into()),
-            lookup: Some(Arc::new(|_| None)),
+            lookup: Some(std::sync::Arc::new(|_| None)),
             ..Default::default()
         }
     }

@@ -235,6 +235,12 @@ impl SessionTokenBuilder {
     }
 }
 
+impl From<SessionTokenSource> for BaseCredentials {
+    fn from(source: SessionTokenSource) -> Self {
+        BaseCredentials::from_source(source)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@ use crate::error::{BuildError, SourceError};
 use crate::source::{FetchContext, FetchFuture, Source};
 
 use super::assume_role::{RoleSessionBuilder, SessionName};
+use super::base::BaseCredentials;
 use super::config::{CommonBuilder, Lookup, common_setters};
 use super::request::{Form, StsClient};
 use super::validate;
@@ -280,6 +281,12 @@ impl WebIdentityBuilder {
             policy_arns: session.policy_arns,
             client,
         })
+    }
+}
+
+impl From<WebIdentitySource> for BaseCredentials {
+    fn from(source: WebIdentitySource) -> Self {
+        BaseCredentials::from_source(source)
     }
 }
 
