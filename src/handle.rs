@@ -11,6 +11,7 @@ use tokio::sync::{Notify, broadcast, watch};
 
 use crate::credentials::Credentials;
 use crate::error::{ErrorClass, WaitError};
+use crate::metrics::stats::RoleStats;
 
 /// How many refresh events a slow subscriber may fall behind before it
 /// misses some (it then sees `RecvError::Lagged`).
@@ -228,7 +229,7 @@ pub(crate) struct Shared {
     /// Invalidation calls, for metrics.
     pub(crate) invalidations: AtomicU64,
     /// Counters and histograms for metrics; they outlive actor restarts.
-    pub(crate) stats: crate::metrics::RoleStats,
+    pub(crate) stats: RoleStats,
 }
 
 impl Shared {
@@ -240,7 +241,7 @@ impl Shared {
             invalidate: Notify::new(),
             invalidated_generation: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
-            stats: crate::metrics::RoleStats::default(),
+            stats: RoleStats::default(),
         })
     }
 

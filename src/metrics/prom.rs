@@ -7,11 +7,12 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::{self, MetricFamily, MetricType};
 use prometheus::{Encoder, Registry, TextEncoder};
 
-use super::{
+use super::series::{
     ALL, CONSECUTIVE_FAILURES, CREDENTIALS_EXPIRES_IN, CREDENTIALS_EXPIRY, CREDENTIALS_EXTENDED, CREDENTIALS_UNUSABLE,
-    DURATION_BUCKETS, EXTENSIONS, HistogramValues, INVALIDATIONS, Kind, LAST_SUCCESS, NEXT_REFRESH, NO_ERROR,
-    REFRESH_ATTEMPTS, REFRESH_DURATION, RESULT_FAILURE, RESULT_SUCCESS, ROLE_INFO, SUPERVISOR_RESTARTS, Series,
+    EXTENSIONS, INVALIDATIONS, Kind, LAST_SUCCESS, NEXT_REFRESH, NO_ERROR, REFRESH_ATTEMPTS, REFRESH_DURATION,
+    RESULT_FAILURE, RESULT_SUCCESS, ROLE_INFO, SUPERVISOR_RESTARTS, Series,
 };
+use super::stats::{DURATION_BUCKETS, HistogramValues};
 use crate::clock::{Clock, unix_seconds};
 use crate::error::ErrorClass;
 use crate::handle::{CredentialsHandle, CredentialsState};
