@@ -11,6 +11,8 @@ mod supervisor;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::io;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -27,7 +29,8 @@ use crate::metrics::PrometheusCollector;
 use crate::policy::RefreshPolicy;
 use crate::source::Source;
 
-/// How long [`RefresherBuilder::start`] waits for the actor thread to come up.
+/// How long [`RefresherBuilder::start`] waits for the actor thread to come
+/// up, unless [`RefresherBuilder::start_timeout`] says otherwise.
 pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A role as configured on the builder: name, source, own policy if any.
@@ -52,6 +55,7 @@ pub struct RefresherBuilder {
     policy: RefreshPolicy,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
+    start_timeout: Duration,
 }
 
 impl fmt::Debug for RefresherBuilder {
@@ -59,6 +63,7 @@ impl fmt::Debug for RefresherBuilder {
         f.debug_struct("RefresherBuilder")
             .field("roles", &self.roles.iter().map(|r| &*r.0).collect::<Vec<_>>())
             .field("policy", &self.policy)
+            .field("start_timeout", &self.start_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -97,6 +102,14 @@ impl RefresherBuilder {
         self
     }
 
+    /// How long [`start`](Self::start) waits for its actor thread to come
+    /// up before it gives up with [`BuildError::Start`]. Defaults to
+    /// [`DEFAULT_START_TIMEOUT`].
+    pub fn start_timeout(mut self, timeout: Duration) -> Self {
+        self.start_timeout = timeout;
+        self
+    }
+
     fn prepare(self) -> Result<(ClockAndRandom, RefreshPolicy, Vec<RoleSpec>), BuildError> {
         self.policy.validate()?;
         let mut names = HashSet::new();
@@ -118,8 +131,10 @@ impl RefresherBuilder {
     ///
     /// # Errors
     /// [`BuildError`] for an invalid policy, an empty or duplicate role
-    /// name, or a thread that could not start.
+    /// name, or a thread that could not be spawned or did not come up within
+    /// the [start timeout](Self::start_timeout) ([`BuildError::Start`]).
     pub fn start(self) -> Result<Refresher, BuildError> {
+        let start_timeout = self.start_timeout;
         let (injected, policy, specs) = self.prepare()?;
         let (tx, rx) = std::sync::mpsc::channel();
         let for_thread = injected.clone();
@@ -135,10 +150,8 @@ impl RefresherBuilder {
                     tracing::error!(error = %e, "credrefresh actor system stopped with an error");
                 }
             })
-            .map_err(|e| BuildError::Start(e.to_string()))?;
-        let (system, supervisor) = rx
-            .recv_timeout(DEFAULT_START_TIMEOUT)
-            .map_err(|e| BuildError::Start(e.to_string()))?;
+            .map_err(BuildError::Start)?;
+        let (system, supervisor) = wait_started(&rx, start_timeout)?;
         Ok(Refresher::new(
             supervisor,
             Mode::Thread {
@@ -165,6 +178,21 @@ impl RefresherBuilder {
         let supervisor = Supervisor::new(injected.clone()).start();
         Ok(Refresher::new(supervisor, Mode::Local, injected, policy, specs))
     }
+}
+
+/// Waits up to `timeout` for the actor thread to send what it started.
+fn wait_started<T>(rx: &Receiver<T>, timeout: Duration) -> Result<T, BuildError> {
+    rx.recv_timeout(timeout).map_err(|e| {
+        BuildError::Start(match e {
+            RecvTimeoutError::Timeout => io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the actor system did not come up within {} ms", timeout.as_millis()),
+            ),
+            RecvTimeoutError::Disconnected => {
+                io::Error::other("the actor thread stopped before its actor system came up")
+            }
+        })
+    })
 }
 
 enum Mode {
@@ -204,6 +232,7 @@ impl Refresher {
             policy: RefreshPolicy::default(),
             clock: Arc::new(SystemClock),
             random: Arc::new(ThreadRandom),
+            start_timeout: DEFAULT_START_TIMEOUT,
         }
     }
 
@@ -364,6 +393,40 @@ impl PrometheusCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn start_waits_as_long_as_the_builder_says() {
+        assert_eq!(Refresher::builder().start_timeout, DEFAULT_START_TIMEOUT);
+        let builder = Refresher::builder().start_timeout(Duration::from_secs(60));
+        assert_eq!(builder.start_timeout, Duration::from_secs(60));
+        assert!(format!("{builder:?}").contains("start_timeout: 60s"));
+        let refresher = builder.start().unwrap();
+        refresher.shutdown();
+    }
+
+    #[test]
+    fn a_thread_that_does_not_come_up_in_time_is_a_start_error_with_its_cause() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let err = wait_started(&rx, Duration::from_millis(1)).unwrap_err();
+        let BuildError::Start(cause) = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(cause.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(err.to_string(), "the refresher thread could not start");
+        let source = err.source().expect("the io::Error is the source");
+        assert_eq!(source.to_string(), "the actor system did not come up within 1 ms");
+        drop(tx);
+    }
+
+    #[test]
+    fn a_thread_that_stops_before_coming_up_is_a_start_error_with_its_cause() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        drop(tx);
+        let err = wait_started(&rx, DEFAULT_START_TIMEOUT).unwrap_err();
+        assert!(matches!(&err, BuildError::Start(cause) if cause.kind() == io::ErrorKind::Other));
+        assert!(err.source().is_some());
+    }
 
     #[cfg(feature = "prometheus")]
     #[test]
