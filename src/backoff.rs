@@ -24,6 +24,10 @@ pub const DEFAULT_BACKOFF_MULTIPLIER: f64 = 2.0;
 pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(120);
 /// Default jitter: each delay is shortened by up to this fraction (0.5).
 pub const DEFAULT_BACKOFF_JITTER: f64 = 0.5;
+/// The longest first delay accepted: 1 hour.
+pub const MAX_BACKOFF_INITIAL: Duration = Duration::from_secs(3600);
+/// The longest delay cap accepted: 24 hours.
+pub const MAX_BACKOFF_MAX: Duration = Duration::from_secs(24 * 3600);
 
 /// Backoff settings. Defaults to [`DEFAULT_BACKOFF_INITIAL`],
 /// [`DEFAULT_BACKOFF_MULTIPLIER`], [`DEFAULT_BACKOFF_MAX`] and
@@ -55,15 +59,21 @@ impl BackoffConfig {
     /// Checks the settings.
     ///
     /// # Errors
-    /// [`BuildError::InvalidPolicy`] when `initial` is zero, `max < initial`,
-    /// `multiplier` is below 1 or not finite, or `jitter` is outside `[0, 1]`.
+    /// [`BuildError::InvalidPolicy`] when `initial` is zero or above
+    /// [`MAX_BACKOFF_INITIAL`], `max` is below `initial` or above
+    /// [`MAX_BACKOFF_MAX`],
+    /// `multiplier` is outside `[1, 1000]` or not finite, or `jitter` is
+    /// outside `[0, 1]`.
     pub fn validate(&self) -> Result<(), BuildError> {
         let bad = |m: &str| Err(BuildError::InvalidPolicy(m.to_string()));
-        if self.initial.is_zero() {
-            return bad("backoff initial delay must be above zero");
+        if self.initial.is_zero() || self.initial > MAX_BACKOFF_INITIAL {
+            return bad("backoff initial delay must be within (0, 1 h]");
         }
         if self.max < self.initial {
             return bad("backoff max must be at least the initial delay");
+        }
+        if self.max > MAX_BACKOFF_MAX {
+            return bad("backoff max must be at most 24 h");
         }
         if !self.multiplier.is_finite() || self.multiplier < 1.0 || self.multiplier > 1000.0 {
             return bad("backoff multiplier must be within [1, 1000]");

@@ -155,21 +155,57 @@ pub(crate) fn unix_seconds(t: SystemTime) -> f64 {
     }
 }
 
+/// The earliest instant credrefresh accepts from outside: the Unix epoch.
+/// Credentials issued or expiring before 1970 are not real.
+const EARLIEST_UNIX: i64 = 0;
+/// The latest instant RFC 3339 can write: `9999-12-31T23:59:59Z`. A valid
+/// timestamp with a negative offset can name a later one (year 10000 in
+/// UTC), which no formatter can write back.
+const LATEST_UNIX: i64 = 253_402_300_799;
+
 /// Parses an RFC 3339 timestamp (`2026-11-22T18:00:00Z`, fractional seconds
-/// and offsets accepted).
+/// and offsets accepted). Times outside `1970-01-01T00:00:00Z` ..=
+/// `9999-12-31T23:59:59Z` (in UTC) are refused, so that every time taken
+/// from outside can be compared, added to and written back without
+/// overflow.
 pub(crate) fn parse_rfc3339(s: &str) -> Result<SystemTime, String> {
     let t = time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
         .map_err(|e| format!("not an RFC 3339 timestamp: {e}"))?;
-    Ok(SystemTime::from(t))
+    let secs = t.unix_timestamp();
+    if !(EARLIEST_UNIX..=LATEST_UNIX).contains(&secs) {
+        return Err("timestamp out of range: before 1970-01-01T00:00:00Z or after 9999-12-31T23:59:59Z".into());
+    }
+    Ok(SystemTime::UNIX_EPOCH + Duration::new(secs.unsigned_abs(), t.nanosecond()))
 }
 
 /// Formats as RFC 3339 in UTC with whole seconds (`2026-11-22T18:00:00Z`),
-/// the form the AWS CLI and SDKs write.
+/// the form the AWS CLI and SDKs write. Never panics: a time outside what
+/// RFC 3339 can write (before year 0 or after 9999) is clamped to the
+/// nearest end.
 pub(crate) fn format_rfc3339(t: SystemTime) -> String {
-    let t = time::OffsetDateTime::from(t);
-    let t = t.replace_nanosecond(0).unwrap_or(t);
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| format!("{}", t.unix_timestamp()))
+    // Whole seconds since the epoch, rounded down, saturating.
+    let secs: i64 = match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => {
+            let d = e.duration();
+            let whole = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+            if d.subsec_nanos() > 0 {
+                whole.saturating_add(1).saturating_neg()
+            } else {
+                whole.saturating_neg()
+            }
+        }
+    };
+    const YEAR_0: i64 = -62_167_219_200;
+    let secs = secs.clamp(YEAR_0, LATEST_UNIX);
+    match time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+    {
+        Some(text) => text,
+        // Unreachable within the clamp above; a number is still a safe answer.
+        None => secs.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -187,6 +223,79 @@ mod tests {
         assert_eq!(offset, t);
         assert!(parse_rfc3339("tomorrow").is_err());
         assert!(parse_rfc3339("").is_err());
+    }
+
+    #[test]
+    fn year_10000_in_utc_is_refused_when_parsed_and_formatting_never_panics() {
+        // Valid RFC 3339, but year 10000 once moved to UTC.
+        let beyond = "9999-12-31T23:59:59-01:00";
+        let err = parse_rfc3339(beyond).unwrap_err();
+        assert!(err.contains("out of range"), "{err}");
+        // The latest accepted instant, and the earliest.
+        let last = parse_rfc3339("9999-12-31T23:59:59Z").unwrap();
+        assert_eq!(format_rfc3339(last), "9999-12-31T23:59:59Z");
+        assert!(parse_rfc3339("1970-01-01T00:00:00Z").is_ok());
+        assert!(
+            parse_rfc3339("1969-12-31T23:59:59Z")
+                .unwrap_err()
+                .contains("out of range")
+        );
+        // Any SystemTime formats, clamped into what RFC 3339 can say.
+        let far = SystemTime::UNIX_EPOCH + Duration::from_secs(i64::MAX as u64 / 2);
+        assert_eq!(format_rfc3339(far), "9999-12-31T23:59:59Z");
+        let before = SystemTime::UNIX_EPOCH - Duration::from_secs(400 * 366 * 86_400 * 30);
+        assert_eq!(format_rfc3339(before), "0000-01-01T00:00:00Z");
+        assert_eq!(
+            format_rfc3339(last + Duration::from_nanos(999_999_999)),
+            "9999-12-31T23:59:59Z"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_offset_timestamp_parses_in_range_or_errs_and_formats(
+            year in 0i32..=9999,
+            month in 1u8..=12,
+            day in 1u8..=28,
+            hour in 0u8..=23,
+            minute in 0u8..=59,
+            second in 0u8..=60,
+            nanos in 0u32..1_000_000_000,
+            offset_minutes in -1439i32..=1439,
+            z in proptest::bool::ANY,
+        ) {
+            let offset = if z && offset_minutes == 0 { "Z".to_string() } else {
+                let sign = if offset_minutes < 0 { '-' } else { '+' };
+                format!("{sign}{:02}:{:02}", offset_minutes.abs() / 60, offset_minutes.abs() % 60)
+            };
+            let text = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{nanos:09}{offset}");
+            if let Ok(t) = parse_rfc3339(&text) {
+                let secs = unix_seconds(t);
+                proptest::prop_assert!(secs >= 0.0 && secs < 253_402_300_800.0, "{text} -> {secs}");
+                let formatted = format_rfc3339(t);
+                let back = parse_rfc3339(&formatted).unwrap();
+                proptest::prop_assert!(t.duration_since(back).unwrap() < Duration::from_secs(1));
+            }
+        }
+
+        #[test]
+        fn any_system_time_formats(secs in proptest::num::i64::ANY, nanos in 0u32..1_000_000_000) {
+            let t = if secs >= 0 {
+                SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs as u64, nanos))
+            } else {
+                SystemTime::UNIX_EPOCH.checked_sub(Duration::new(secs.unsigned_abs(), nanos))
+            };
+            if let Some(t) = t {
+                let text = format_rfc3339(t);
+                let rfc3339 = &time::format_description::well_known::Rfc3339;
+                proptest::prop_assert!(time::OffsetDateTime::parse(&text, rfc3339).is_ok(), "{text}");
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in ".{0,64}") {
+            let _ = parse_rfc3339(&text);
+        }
     }
 
     #[test]

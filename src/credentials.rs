@@ -4,7 +4,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::clock::{format_rfc3339, parse_rfc3339};
@@ -276,129 +275,6 @@ impl Credentials {
         }
         if let Some(account) = get(env_vars::ACCOUNT_ID) {
             creds = creds.with_account_id(account.trim());
-        }
-        Ok(creds)
-    }
-
-    /// The JSON document an AWS CLI `credential_process` prints (`Version: 1`).
-    pub fn to_credential_process_json(&self) -> Zeroizing<String> {
-        self.to_json(Some(1), false)
-    }
-
-    /// Parses a `credential_process` document.
-    ///
-    /// # Errors
-    /// [`CredentialsError`] when the JSON does not parse, `Version` is not 1,
-    /// or a field is missing or malformed.
-    pub fn from_credential_process_json(json: &str, issued_at: SystemTime) -> Result<Self, CredentialsError> {
-        let doc: WireDoc = serde_json::from_str(json).map_err(|e| json_error(&e))?;
-        match doc.version {
-            Some(1) => doc.into_credentials(issued_at),
-            Some(v) => Err(CredentialsError::Invalid {
-                field: "Version",
-                reason: format!("unsupported version {v}, expected 1"),
-            }),
-            None => Err(CredentialsError::Missing("Version")),
-        }
-    }
-
-    /// The boto-style map as JSON: `AccessKeyId`, `SecretAccessKey`,
-    /// `SessionToken`, `Expiration` and `StartTime` (python-stslib's `boto` format).
-    pub fn to_boto_json(&self) -> Zeroizing<String> {
-        self.to_json(None, true)
-    }
-
-    /// Parses the boto-style map (as boto3's `get_credentials()` or an STS
-    /// `Credentials` element in JSON). `StartTime`, when present, becomes
-    /// the issue time; otherwise `issued_at` is used.
-    ///
-    /// # Errors
-    /// [`CredentialsError`] when the JSON does not parse or a field is missing or malformed.
-    pub fn from_boto_json(json: &str, issued_at: SystemTime) -> Result<Self, CredentialsError> {
-        let doc: WireDoc = serde_json::from_str(json).map_err(|e| json_error(&e))?;
-        doc.into_credentials(issued_at)
-    }
-
-    fn to_json(&self, version: Option<u8>, start_time: bool) -> Zeroizing<String> {
-        let expiration = self.expiry().map(format_rfc3339);
-        let start = start_time.then(|| format_rfc3339(self.issued_at()));
-        let doc = WireOut {
-            version,
-            access_key_id: self.access_key_id(),
-            secret_access_key: self.secret_access_key(),
-            session_token: self.session_token(),
-            expiration: expiration.as_deref(),
-            start_time: start.as_deref(),
-            account_id: self.account_id(),
-        };
-        // Serializing borrowed strings cannot fail.
-        Zeroizing::new(serde_json::to_string(&doc).unwrap_or_default())
-    }
-}
-
-fn json_error(e: &serde_json::Error) -> CredentialsError {
-    // serde_json's messages quote no input values for these structures'
-    // type errors, but be safe: report only the category and position.
-    CredentialsError::Invalid {
-        field: "JSON document",
-        reason: format!("{:?} error at line {} column {}", e.classify(), e.line(), e.column()),
-    }
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct WireOut<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    version: Option<u8>,
-    access_key_id: &'a str,
-    secret_access_key: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    session_token: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expiration: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    start_time: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    account_id: Option<&'a str>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct WireDoc {
-    version: Option<u8>,
-    access_key_id: Option<String>,
-    secret_access_key: Option<Zeroizing<String>>,
-    session_token: Option<Zeroizing<String>>,
-    // The AWS CLI also accepts `Token` in container documents.
-    token: Option<Zeroizing<String>>,
-    expiration: Option<String>,
-    start_time: Option<String>,
-    account_id: Option<String>,
-}
-
-impl WireDoc {
-    fn into_credentials(self, issued_at: SystemTime) -> Result<Credentials, CredentialsError> {
-        let time = |field, v: &str| parse_rfc3339(v).map_err(|reason| CredentialsError::Invalid { field, reason });
-        let issued_at = match &self.start_time {
-            Some(s) => time("StartTime", s)?,
-            None => issued_at,
-        };
-        let secret = self
-            .secret_access_key
-            .ok_or(CredentialsError::Missing("SecretAccessKey"))?;
-        let mut creds = Credentials::new(
-            self.access_key_id.ok_or(CredentialsError::Missing("AccessKeyId"))?,
-            secret.as_str(),
-            issued_at,
-        )?;
-        if let Some(token) = self.session_token.or(self.token) {
-            creds = creds.with_session_token(token.as_str())?;
-        }
-        if let Some(exp) = &self.expiration {
-            creds = creds.with_expiry(time("Expiration", exp)?);
-        }
-        if let Some(account) = self.account_id {
-            creds = creds.with_account_id(account);
         }
         Ok(creds)
     }

@@ -39,10 +39,9 @@
 pub mod backoff;
 pub mod clock;
 mod credentials;
+mod document;
 mod error;
 mod handle;
-#[allow(dead_code)] // used by the network sources as they land
-mod http;
 pub mod metrics;
 pub mod policy;
 mod refresher;

@@ -6,10 +6,22 @@
 //! loop for a 900 s session (aws-sdk-net#4313), and 10 seconds ahead of
 //! expiry leaves no room to ride out STS throttling (aws-sdk-java-v2#5247).
 //! credrefresh refreshes when `expiry − window − jitter` is reached, where the
-//! window is a quarter of the lifetime, capped at 15 minutes, and the jitter
-//! adds up to half a window more. A credential is therefore never refreshed
-//! before 62.5 % of its life has passed, and an hour-long one is refreshed
-//! 15 to 22.5 minutes before it expires.
+//! window is a quarter of the lifetime, capped at 60 minutes (the SDKs'
+//! common refresh behaviour of 2026 uses 60 minutes for lifetimes over
+//! 90 minutes), and the jitter adds up to half a window more. A credential
+//! is therefore never refreshed before 62.5 % of its life has passed.
+//!
+//! # Outage headroom
+//! The window is also how long the source may be down before the
+//! credentials in hand expire (after that they are extended, see below):
+//!
+//! | lifetime | refreshed before expiry (= outage headroom) |
+//! |---|---|
+//! | 15 min (shortest STS session) | 3.75 – 5.6 min |
+//! | 1 h (AssumeRole default, chained roles) | 15 – 22.5 min |
+//! | 4 h and more | 60 – 90 min |
+//! | 6 h (IMDS role credentials) | 60 – 90 min |
+//! | 12 h (longest session) | 60 – 90 min |
 //!
 //! # Static stability
 //! When credentials reach their expiry while the source keeps failing, they
@@ -27,8 +39,9 @@ use crate::error::BuildError;
 
 /// Default fraction of the credential lifetime refreshed ahead of expiry: 0.25.
 pub const DEFAULT_REFRESH_WINDOW_FRACTION: f64 = 0.25;
-/// Default cap on the refresh window: 15 minutes.
-pub const DEFAULT_MAX_REFRESH_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Default cap on the refresh window: 60 minutes, as the SDKs' common
+/// refresh behaviour (2026) uses for lifetimes over 90 minutes.
+pub const DEFAULT_MAX_REFRESH_WINDOW: Duration = Duration::from_secs(60 * 60);
 /// Default refresh jitter, as a fraction of the window: up to half a window earlier.
 pub const DEFAULT_REFRESH_JITTER: f64 = 0.5;
 /// Default refresh interval for credentials without an expiry (environment,
@@ -44,6 +57,15 @@ pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// them: 5 s. It stops a service that rejects every key from driving one
 /// STS call per request (rusoto#1179).
 pub const DEFAULT_INVALIDATION_COOLDOWN: Duration = Duration::from_secs(5);
+
+/// The longest refresh window, no-expiry interval, extension (minimum or
+/// jitter) or backoff cap a policy accepts: 24 hours. Longer settings are
+/// refused by [`RefreshPolicy::validate`]: no credential lives longer than
+/// 12 h, and a bound keeps every computed time representable.
+pub const MAX_POLICY_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// The longest fetch timeout, invalidation cooldown or first backoff delay
+/// a policy accepts: 1 hour.
+pub const MAX_POLICY_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// The warning logged (at `warn` level, with the role name as a field) each
 /// time expired credentials are extended because the source is failing.
@@ -169,28 +191,46 @@ impl RefreshPolicy {
         self.invalidation_cooldown
     }
 
-    /// Checks every setting.
+    /// Checks every setting. [`Refresher`](crate::Refresher) calls it when it
+    /// starts or adds a role, so a policy that passes never makes a policy
+    /// function, the actor or the supervisor panic, whatever the time.
     ///
     /// # Errors
-    /// [`BuildError::InvalidPolicy`] when the window fraction is outside
-    /// `(0, 0.5]`, the refresh jitter outside `[0, 1]`, the no-expiry interval,
-    /// fetch timeout or extension minimum is zero, or the backoff is invalid.
+    /// [`BuildError::InvalidPolicy`] when:
+    /// - the window fraction is outside `(0, 0.5]` or the refresh jitter
+    ///   outside `[0, 1]` (NaN included);
+    /// - the window cap, the no-expiry interval or the extension minimum is
+    ///   zero or above [`MAX_POLICY_INTERVAL`], or the extension jitter is
+    ///   above it;
+    /// - the fetch timeout is zero or above [`MAX_POLICY_TIMEOUT`], or the
+    ///   invalidation cooldown is above it;
+    /// - the backoff is invalid (see [`BackoffConfig::validate`]).
     pub fn validate(&self) -> Result<(), BuildError> {
         let bad = |m: &str| Err(BuildError::InvalidPolicy(m.to_string()));
+        let within = |d: Duration, max: Duration| !d.is_zero() && d <= max;
         if !(self.window_fraction > 0.0 && self.window_fraction <= 0.5) {
             return bad("refresh window fraction must be within (0, 0.5]");
         }
         if !(0.0..=1.0).contains(&self.refresh_jitter) {
             return bad("refresh jitter must be within [0, 1]");
         }
-        if self.no_expiry_interval.is_zero() {
-            return bad("no-expiry refresh interval must be above zero");
+        if !within(self.max_window, MAX_POLICY_INTERVAL) {
+            return bad("refresh window cap must be within (0, 24 h]");
         }
-        if self.fetch_timeout.is_zero() {
-            return bad("fetch timeout must be above zero");
+        if !within(self.no_expiry_interval, MAX_POLICY_INTERVAL) {
+            return bad("no-expiry refresh interval must be within (0, 24 h]");
         }
-        if self.extension_min.is_zero() {
-            return bad("extension must be above zero");
+        if !within(self.fetch_timeout, MAX_POLICY_TIMEOUT) {
+            return bad("fetch timeout must be within (0, 1 h]");
+        }
+        if self.invalidation_cooldown > MAX_POLICY_TIMEOUT {
+            return bad("invalidation cooldown must be within [0, 1 h]");
+        }
+        if !within(self.extension_min, MAX_POLICY_INTERVAL) {
+            return bad("extension must be within (0, 24 h]");
+        }
+        if self.extension_jitter > MAX_POLICY_INTERVAL {
+            return bad("extension jitter must be within [0, 24 h]");
         }
         self.backoff.validate()
     }
@@ -200,14 +240,15 @@ impl RefreshPolicy {
     /// Always after `now`, and strictly before `expiry` when `expiry > now`.
     pub fn refresh_at(&self, now: SystemTime, expiry: Option<SystemTime>, random: &dyn Random) -> SystemTime {
         let Some(expiry) = expiry else {
-            return now + self.no_expiry_interval;
+            return later(now, self.no_expiry_interval);
         };
         let Ok(lifetime) = expiry.duration_since(now) else {
             return now;
         };
         let window = lifetime.mul_f64(self.window_fraction).min(self.max_window);
         let lead = window + window.mul_f64(self.refresh_jitter * clamp_unit(random.unit()));
-        expiry - lead
+        // lead <= 2 × fraction × lifetime <= lifetime: never before now.
+        expiry.checked_sub(lead).unwrap_or(now).max(now)
     }
 
     /// The new expiry for credentials that expired at `expiry` while the
@@ -218,14 +259,21 @@ impl RefreshPolicy {
         if self.strict || expiry > now {
             return None;
         }
-        Some(now + self.extension_min + self.extension_jitter.mul_f64(clamp_unit(random.unit())))
+        let extension = self.extension_min + self.extension_jitter.mul_f64(clamp_unit(random.unit()));
+        Some(later(now, extension))
     }
 
     /// When an invalidation of credentials issued at `issued_at` may be
     /// served: now, or when the cooldown since issue has passed.
     pub fn invalidation_refresh_at(&self, now: SystemTime, issued_at: SystemTime) -> SystemTime {
-        (issued_at + self.invalidation_cooldown).max(now)
+        later(issued_at, self.invalidation_cooldown).max(now)
     }
+}
+
+/// `t + d`, or `t` itself when that is past what `SystemTime` holds (no
+/// time from outside comes near: they are range-checked when parsed).
+fn later(t: SystemTime, d: Duration) -> SystemTime {
+    t.checked_add(d).unwrap_or(t)
 }
 
 #[cfg(test)]
@@ -264,11 +312,21 @@ mod tests {
     }
 
     #[test]
-    fn twelve_hour_sessions_use_the_capped_window() {
+    fn long_sessions_use_the_capped_sixty_minute_window() {
         let p = RefreshPolicy::default();
         assert_eq!(
             p.refresh_at(t(NOW), Some(t(NOW + 43_200)), &FixedRandom::new(0.0)),
-            t(NOW + 43_200 - 900)
+            t(NOW + 43_200 - 3600)
+        );
+        // Six-hour IMDS credentials: 60 to 90 minutes of outage headroom.
+        assert_eq!(
+            p.refresh_at(t(NOW), Some(t(NOW + 6 * 3600)), &FixedRandom::new(0.0)),
+            t(NOW + 6 * 3600 - 3600)
+        );
+        // Below four hours the window stays a quarter of the lifetime.
+        assert_eq!(
+            p.refresh_at(t(NOW), Some(t(NOW + 2 * 3600)), &FixedRandom::new(0.0)),
+            t(NOW + 2 * 3600 - 1800)
         );
     }
 
@@ -327,7 +385,98 @@ mod tests {
         );
     }
 
+    #[test]
+    fn extreme_settings_are_refused_at_validation() {
+        let max = Duration::MAX;
+        let refused = [
+            RefreshPolicy::default().no_expiry_interval(max),
+            RefreshPolicy::default().extension(max, Duration::ZERO),
+            RefreshPolicy::default().extension(Duration::from_secs(60), max),
+            RefreshPolicy::default().invalidation_cooldown(max),
+            RefreshPolicy::default().fetch_timeout(max),
+            RefreshPolicy::default().max_window(Duration::ZERO),
+            RefreshPolicy::default().max_window(max),
+            RefreshPolicy::default().backoff(BackoffConfig {
+                max,
+                ..BackoffConfig::default()
+            }),
+            RefreshPolicy::default().backoff(BackoffConfig {
+                initial: max,
+                max,
+                ..BackoffConfig::default()
+            }),
+        ];
+        for p in refused {
+            let err = p.validate().expect_err("must be refused");
+            assert!(matches!(err, BuildError::InvalidPolicy(_)), "{err:?}");
+        }
+    }
+
+    fn any_duration() -> impl Strategy<Value = Duration> {
+        prop_oneof![
+            Just(Duration::ZERO),
+            Just(Duration::MAX),
+            (0u64..=u64::MAX, 0u32..1_000_000_000).prop_map(|(s, n)| Duration::new(s, n)),
+            (0u64..200_000).prop_map(Duration::from_secs),
+        ]
+    }
+
+    fn any_time() -> impl Strategy<Value = SystemTime> {
+        prop_oneof![
+            (0u64..=(i64::MAX as u64)).prop_map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s)),
+            (0u64..=4_000_000_000u64).prop_map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s)),
+            (0u64..=(i64::MAX as u64 / 4)).prop_map(|s| SystemTime::UNIX_EPOCH - Duration::from_secs(s)),
+        ]
+    }
+
+    fn any_fraction() -> impl Strategy<Value = f64> {
+        prop_oneof![proptest::num::f64::ANY, 0.0f64..=1.0, Just(0.5)]
+    }
+
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+        #[test]
+        fn a_policy_that_validates_never_panics(
+            fraction in any_fraction(),
+            max_window in any_duration(),
+            jitter in any_fraction(),
+            no_expiry in any_duration(),
+            ext_min in any_duration(),
+            ext_jitter in any_duration(),
+            cooldown in any_duration(),
+            fetch in any_duration(),
+            b_initial in any_duration(),
+            b_max in any_duration(),
+            b_mult in prop_oneof![proptest::num::f64::ANY, 1.0f64..10.0],
+            b_jitter in any_fraction(),
+            now in any_time(),
+            expiry in proptest::option::of(any_time()),
+            issued in any_time(),
+            u in proptest::num::f64::ANY,
+        ) {
+            let p = RefreshPolicy::default()
+                .window_fraction(fraction)
+                .max_window(max_window)
+                .refresh_jitter(jitter)
+                .no_expiry_interval(no_expiry)
+                .extension(ext_min, ext_jitter)
+                .invalidation_cooldown(cooldown)
+                .fetch_timeout(fetch)
+                .backoff(BackoffConfig { initial: b_initial, max: b_max, multiplier: b_mult, jitter: b_jitter });
+            if p.validate().is_ok() {
+                let r = FixedRandom::new(u);
+                let at = p.refresh_at(now, expiry, &r);
+                prop_assert!(at >= now || expiry.is_some_and(|e| e <= now));
+                let _ = p.extend(now, expiry, &r);
+                let _ = p.invalidation_refresh_at(now, issued);
+                let mut b = crate::backoff::Backoff::new(p.backoff);
+                for _ in 0..80 {
+                    let _ = b.next_delay(&r);
+                }
+                let _ = p.backoff.capped_delay(&r);
+            }
+        }
+
         #[test]
         fn refresh_is_after_now_and_before_expiry(
             lifetime_ms in 1u64..(48 * 3600 * 1000),

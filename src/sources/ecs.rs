@@ -50,11 +50,10 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use crate::credentials::{Credentials, CredentialsError};
+use crate::credentials::Credentials;
+use crate::document::{self, DocumentKind};
 use crate::error::{BuildError, ErrorClass, SourceError};
-use crate::http;
 use crate::source::{FetchContext, FetchFuture, Source};
-use crate::sources::imds::printable;
 
 /// Default connect timeout: 2 s, as the SDKs.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -76,6 +75,7 @@ const ENV_TOKEN_FILE: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE";
 /// Plain-http hosts allowed for a full URI besides loopback.
 const ALLOWED_HTTP_IPS: [&str; 3] = ["169.254.170.2", "169.254.170.23", "fd00:ec2::23"];
 
+use super::http::{self, printable};
 use super::{Lookup, process_env};
 
 /// Credentials from the container credentials endpoint. See the
@@ -249,51 +249,8 @@ fn read_token_file(path: &std::path::Path) -> Result<Zeroizing<String>, SourceEr
     clean_token(text, &from).map_err(bad)
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Document {
-    access_key_id: Option<String>,
-    secret_access_key: Option<Zeroizing<String>>,
-    token: Option<Zeroizing<String>>,
-    expiration: Option<String>,
-    account_id: Option<String>,
-    // `RoleArn` is accepted and not needed.
-}
-
 fn parse_document(body: &[u8], issued_at: SystemTime) -> Result<Credentials, SourceError> {
-    let what = "container credentials";
-    let doc: Document = serde_json::from_slice(body).map_err(|e| {
-        SourceError::invalid_response(format!(
-            "{what}: the document is not valid JSON ({:?} error at line {} column {})",
-            e.classify(),
-            e.line(),
-            e.column()
-        ))
-    })?;
-    let invalid = |e: CredentialsError| SourceError::invalid_response(format!("{what}: {e}"));
-    let missing = |field: &'static str| invalid(CredentialsError::Missing(field));
-    let secret = doc.secret_access_key.ok_or_else(|| missing("SecretAccessKey"))?;
-    let mut creds = Credentials::new(
-        doc.access_key_id.ok_or_else(|| missing("AccessKeyId"))?,
-        secret.as_str(),
-        issued_at,
-    )
-    .map_err(invalid)?;
-    if let Some(token) = doc.token {
-        creds = creds.with_session_token(token.as_str()).map_err(invalid)?;
-    }
-    let expiration = doc.expiration.ok_or_else(|| missing("Expiration"))?;
-    let expiry = crate::clock::parse_rfc3339(&expiration).map_err(|reason| {
-        invalid(CredentialsError::Invalid {
-            field: "Expiration",
-            reason,
-        })
-    })?;
-    creds = creds.with_expiry(expiry);
-    if let Some(account) = doc.account_id {
-        creds = creds.with_account_id(account);
-    }
-    Ok(creds)
+    document::parse(body, issued_at, DocumentKind::Container).map_err(|e| e.into_source_error("container credentials"))
 }
 
 #[derive(Deserialize, Default)]

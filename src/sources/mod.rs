@@ -14,7 +14,9 @@
 mod chain;
 pub mod ecs;
 mod env;
+mod http;
 pub mod imds;
+pub mod profile;
 mod static_source;
 pub mod sts;
 

@@ -12,7 +12,7 @@
 use crate::error::{ErrorClass, SourceError};
 
 use super::xml::{self, Answer, AwsError, Call, MAX_MESSAGE_CHARS};
-use crate::http::safe_text;
+use crate::sources::http::safe_text;
 
 /// The class of an AWS error code sent with HTTP `status`.
 pub(crate) fn class_of(code: &str, status: u16) -> ErrorClass {

@@ -18,7 +18,7 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default for plain http to a non-loopback endpoint override: refused.
 pub const DEFAULT_ALLOW_HTTP: bool = false;
 /// Default limit on an STS answer's body: 64 KiB.
-pub const DEFAULT_MAX_BODY_BYTES: usize = crate::http::DEFAULT_MAX_BODY_BYTES;
+pub const DEFAULT_MAX_BODY_BYTES: usize = crate::sources::http::DEFAULT_MAX_BODY_BYTES;
 
 pub(crate) type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
@@ -56,8 +56,8 @@ impl CommonBuilder {
         let region = resolve_region(self.region, &*lookup)?;
         let allow_http = self.allow_http.unwrap_or(DEFAULT_ALLOW_HTTP);
         let endpoint = match self.endpoint {
-            Some(raw) => crate::http::parse_endpoint("STS endpoint", &raw, allow_http)?,
-            None => crate::http::parse_endpoint("STS endpoint", &regional_endpoint(&region), false)?,
+            Some(raw) => crate::sources::http::parse_endpoint("STS endpoint", &raw, allow_http)?,
+            None => crate::sources::http::parse_endpoint("STS endpoint", &regional_endpoint(&region), false)?,
         };
         let connect_timeout = positive("STS connect timeout", self.connect_timeout, DEFAULT_CONNECT_TIMEOUT)?;
         let request_timeout = positive("STS request timeout", self.request_timeout, DEFAULT_REQUEST_TIMEOUT)?;
@@ -68,7 +68,7 @@ impl CommonBuilder {
                 reason: "must be above zero".into(),
             });
         }
-        let http = crate::http::client(connect_timeout, request_timeout)?;
+        let http = crate::sources::http::client(connect_timeout, request_timeout)?;
         StsClient::new(http, endpoint, region, max_body_bytes)
     }
 }

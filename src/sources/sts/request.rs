@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::credentials::Credentials;
 use crate::error::{BuildError, ErrorClass, SourceError};
-use crate::http::{read_body_capped, transport_error};
+use crate::sources::http::{read_body_capped, transport_error};
 
 use super::classify::error_answer;
 use super::xml::{self, Answer, Call, Parsed};

@@ -31,40 +31,42 @@
 //! # Error classes
 //! | what | class |
 //! | --- | --- |
-//! | disabled (`AWS_EC2_METADATA_DISABLED=true` or [`ImdsSourceBuilder::disabled`]) | [`NotLoaded`](ErrorClass::NotLoaded) |
-//! | no role attached (role list 404) | [`NotLoaded`](ErrorClass::NotLoaded) |
-//! | timed out (after the attempts) | [`Timeout`](ErrorClass::Timeout) |
-//! | refused or dropped connection, body cut short (after the attempts) | [`Retryable`](ErrorClass::Retryable) |
-//! | 5xx after the attempts, discovered role gone between two calls (404) | [`Retryable`](ErrorClass::Retryable) |
-//! | 429 | [`Throttled`](ErrorClass::Throttled) |
-//! | 401 again with a fresh token | [`CredentialsRejected`](ErrorClass::CredentialsRejected) |
-//! | token call 403 (IMDS turned off, hop limit), metadata 403, `Code` other than `Success` | [`Denied`](ErrorClass::Denied) |
-//! | a role given by name that is not attached (404), token call 400/404/405 without v1 fallback, v1 refused (401) | [`InvalidConfiguration`](ErrorClass::InvalidConfiguration) |
-//! | malformed JSON, missing field, empty or bad token or role list, body over the cap | [`InvalidResponse`](ErrorClass::InvalidResponse) |
+//! | disabled (`AWS_EC2_METADATA_DISABLED=true` or [`ImdsSourceBuilder::disabled`]) | [`NotLoaded`](crate::ErrorClass::NotLoaded) |
+//! | no role attached (role list 404) | [`NotLoaded`](crate::ErrorClass::NotLoaded) |
+//! | timed out (after the attempts) | [`Timeout`](crate::ErrorClass::Timeout) |
+//! | refused or dropped connection, body cut short (after the attempts) | [`Retryable`](crate::ErrorClass::Retryable) |
+//! | 5xx after the attempts, discovered role gone between two calls (404) | [`Retryable`](crate::ErrorClass::Retryable) |
+//! | 429 | [`Throttled`](crate::ErrorClass::Throttled) |
+//! | 401 again with a fresh token | [`CredentialsRejected`](crate::ErrorClass::CredentialsRejected) |
+//! | token call 403 (IMDS turned off, hop limit), metadata 403, `Code` other than `Success` | [`Denied`](crate::ErrorClass::Denied) |
+//! | a role given by name that is not attached (404), token call 400/404/405 without v1 fallback, v1 refused (401) | [`InvalidConfiguration`](crate::ErrorClass::InvalidConfiguration) |
+//! | malformed JSON, missing field, empty or bad token or role list, body over the cap | [`InvalidResponse`](crate::ErrorClass::InvalidResponse) |
 //!
 //! A `Code` other than `Success` (`AssumeRoleUnauthorizedAccess` when the
-//! role's trust policy does not let EC2 assume it) is [`Denied`](ErrorClass::Denied): retrying
+//! role's trust policy does not let EC2 assume it) is [`Denied`](crate::ErrorClass::Denied): retrying
 //! alone does not fix it, but an IAM change does, so the refresher keeps
 //! retrying at its backoff cap and the snapshot shows the code.
 //!
-//! An unreachable metadata service stays a [`Timeout`](ErrorClass::Timeout)
-//! or [`Retryable`](ErrorClass::Retryable) error here, so a running refresher
+//! An unreachable metadata service stays a [`Timeout`](crate::ErrorClass::Timeout)
+//! or [`Retryable`](crate::ErrorClass::Retryable) error here, so a running refresher
 //! keeps trying. The [`DefaultChain`](crate::sources::DefaultChain) is what
 //! treats "no answer at all" as "not on EC2" while it chooses a source.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use reqwest::header::HeaderValue;
-use reqwest::{Method, StatusCode, Url};
-use serde::Deserialize;
-use zeroize::Zeroizing;
+use reqwest::Url;
 
 use crate::credentials::Credentials;
-use crate::error::{BuildError, ErrorClass, SourceError};
-use crate::http;
+use crate::error::BuildError;
 use crate::source::{FetchContext, FetchFuture, Source};
+use crate::sources::http;
+use crate::sources::{Lookup, process_env};
+
+mod client;
+
+use self::client::{Client, ImdsFailure, is_role_name};
 
 /// Default endpoint in IPv4 mode: `http://169.254.169.254`.
 pub const DEFAULT_ENDPOINT_IPV4: &str = "http://169.254.169.254";
@@ -92,13 +94,6 @@ const ENV_ENDPOINT: &str = "AWS_EC2_METADATA_SERVICE_ENDPOINT";
 const ENV_ENDPOINT_MODE: &str = "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE";
 const ENV_DISABLED: &str = "AWS_EC2_METADATA_DISABLED";
 const ENV_V1_DISABLED: &str = "AWS_EC2_METADATA_V1_DISABLED";
-
-const TOKEN_PATH: &str = "latest/api/token";
-const ROLES_PATH: &str = "latest/meta-data/iam/security-credentials/";
-const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
-const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
-
-use super::{Lookup, process_env};
 
 /// Which default endpoint to use when none is given.
 #[non_exhaustive]
@@ -144,25 +139,7 @@ impl EndpointMode {
 /// # Ok(()) }
 /// ```
 pub struct ImdsSource {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    client: reqwest::Client,
-    base: Url,
-    role_name: Option<String>,
-    disabled: Option<&'static str>,
-    v1_fallback: bool,
-    token_ttl: Duration,
-    token_renew_early: Duration,
-    max_attempts: u32,
-    max_body_bytes: usize,
-    token: Mutex<Option<CachedToken>>,
-}
-
-struct CachedToken {
-    value: Zeroizing<String>,
-    renew_at: SystemTime,
+    inner: Arc<Client>,
 }
 
 impl fmt::Debug for ImdsSource {
@@ -201,24 +178,8 @@ impl ImdsSource {
     /// Fetches once, telling apart a metadata service that never answered
     /// (no HTTP answer to any call of this fetch) from other failures.
     pub(crate) async fn fetch_detailed(&self, ctx: &FetchContext) -> Result<Credentials, ImdsFailure> {
-        let mut call = Call {
-            inner: &self.inner,
-            ctx,
-            token: None,
-            answered: false,
-        };
-        let result = call.run().await;
-        result.map_err(|error| ImdsFailure {
-            unreachable: !call.answered && matches!(error.class(), ErrorClass::Timeout | ErrorClass::Retryable),
-            error,
-        })
+        self.inner.fetch(ctx).await
     }
-}
-
-/// A failed IMDS fetch, with whether the service answered at all.
-pub(crate) struct ImdsFailure {
-    pub(crate) error: SourceError,
-    pub(crate) unreachable: bool,
 }
 
 impl Source for ImdsSource {
@@ -229,336 +190,6 @@ impl Source for ImdsSource {
     fn fetch(&self, ctx: FetchContext) -> FetchFuture<'_> {
         Box::pin(async move { self.fetch_detailed(&ctx).await.map_err(|f| f.error) })
     }
-}
-
-/// One fetch: the token in use and whether anything answered.
-struct Call<'a> {
-    inner: &'a Inner,
-    ctx: &'a FetchContext,
-    /// `Some(token)` in v2 mode, `None` in v1 mode (after [`Call::session`]).
-    token: Option<Zeroizing<String>>,
-    answered: bool,
-}
-
-/// An HTTP answer, read whole.
-struct Answer {
-    status: StatusCode,
-    ttl: Option<u64>,
-    body: Vec<u8>,
-}
-
-impl Call<'_> {
-    async fn run(&mut self) -> Result<Credentials, SourceError> {
-        if let Some(why) = self.inner.disabled {
-            return Err(SourceError::not_loaded(format!(
-                "the instance metadata service is disabled ({why})"
-            )));
-        }
-        self.session(false).await?;
-        let (role, given) = match &self.inner.role_name {
-            Some(role) => (role.clone(), true),
-            None => (self.discover_role().await?, false),
-        };
-        let what = "IMDS credentials";
-        let answer = self.get(&format!("{ROLES_PATH}{role}"), what).await?;
-        match answer.status {
-            StatusCode::OK => parse_document(&answer.body, self.ctx.now(), self.token.as_deref().map(String::as_str)),
-            StatusCode::NOT_FOUND if given => Err(SourceError::invalid_configuration(format!(
-                "{what}: IAM role `{role}` is not attached to this instance (404)"
-            ))),
-            StatusCode::NOT_FOUND => Err(SourceError::retryable(format!(
-                "{what}: IAM role `{role}` was detached between two calls (404); the next fetch looks again"
-            ))),
-            status => Err(self.status_error(what, status)),
-        }
-    }
-
-    async fn discover_role(&mut self) -> Result<String, SourceError> {
-        let what = "IMDS role list";
-        let answer = self.get(ROLES_PATH, what).await?;
-        match answer.status {
-            StatusCode::OK => {}
-            StatusCode::NOT_FOUND => {
-                return Err(SourceError::not_loaded(format!(
-                    "{what}: no IAM role is attached to this instance (404)"
-                )));
-            }
-            status => return Err(self.status_error(what, status)),
-        }
-        let text = String::from_utf8(answer.body)
-            .map_err(|_| SourceError::invalid_response(format!("{what}: the answer is not UTF-8")))?;
-        let role = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
-        if role.is_empty() {
-            // IMDS answers 404 when no role is attached: an empty 200 is broken.
-            return Err(SourceError::invalid_response(format!("{what}: the answer is empty")));
-        }
-        if !is_role_name(role) {
-            return Err(SourceError::invalid_response(format!(
-                "{what}: the answer is not an IAM role name"
-            )));
-        }
-        Ok(role.to_string())
-    }
-
-    /// Makes sure [`Call::token`] holds a usable token, or chooses v1 mode.
-    /// `renew` forces a new token (after a 401).
-    async fn session(&mut self, renew: bool) -> Result<(), SourceError> {
-        let now = self.ctx.now();
-        if !renew {
-            let cached = lock(&self.inner.token);
-            if let Some(t) = cached.as_ref().filter(|t| now < t.renew_at) {
-                self.token = Some(t.value.clone());
-                return Ok(());
-            }
-        }
-        *lock(&self.inner.token) = None;
-        let what = "IMDS session token";
-        let ttl = self.inner.token_ttl.as_secs();
-        let answer = match self.send(Method::PUT, TOKEN_PATH, what, Some(ttl)).await {
-            Ok(answer) => answer,
-            Err(e) if e.class() == ErrorClass::Timeout && self.inner.v1_fallback => {
-                tracing::debug!("IMDS token call timed out; falling back to IMDSv1");
-                self.token = None;
-                return Ok(());
-            }
-            Err(e) => return Err(e),
-        };
-        match answer.status {
-            StatusCode::OK => {}
-            StatusCode::FORBIDDEN | StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
-                if self.inner.v1_fallback =>
-            {
-                tracing::debug!(
-                    status = answer.status.as_u16(),
-                    "IMDS token call refused; falling back to IMDSv1"
-                );
-                self.token = None;
-                return Ok(());
-            }
-            StatusCode::FORBIDDEN => {
-                return Err(SourceError::new(
-                    ErrorClass::Denied,
-                    format!(
-                        "{what}: refused (403): the metadata service is turned off on this instance, \
-                         or the PUT response hop limit is too low for a container"
-                    ),
-                ));
-            }
-            StatusCode::BAD_REQUEST => {
-                return Err(SourceError::invalid_configuration(format!(
-                    "{what}: the token lifetime of {ttl} s was refused (400)"
-                )));
-            }
-            s @ (StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED) => {
-                return Err(SourceError::invalid_configuration(format!(
-                    "{what}: the endpoint does not offer IMDSv2 tokens ({}); \
-                     enable the IMDSv1 fallback if it is a v1-only metadata service",
-                    s.as_u16()
-                )));
-            }
-            status => return Err(self.status_error(what, status)),
-        }
-        let token = Zeroizing::new(
-            String::from_utf8(answer.body)
-                .map_err(|_| SourceError::invalid_response(format!("{what}: the token is not UTF-8")))?,
-        );
-        let token = Zeroizing::new(token.trim().to_string());
-        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(SourceError::invalid_response(format!(
-                "{what}: the token is empty or not printable ASCII"
-            )));
-        }
-        // The service may grant less than asked; never trust it for more.
-        let granted = answer
-            .ttl
-            .map(Duration::from_secs)
-            .unwrap_or(self.inner.token_ttl)
-            .min(self.inner.token_ttl);
-        let renew_at = now + granted.saturating_sub(self.inner.token_renew_early);
-        *lock(&self.inner.token) = Some(CachedToken {
-            value: token.clone(),
-            renew_at,
-        });
-        self.token = Some(token);
-        Ok(())
-    }
-
-    /// A metadata `GET`; on a 401 in v2 mode, renews the token and retries once.
-    async fn get(&mut self, path: &str, what: &'static str) -> Result<Answer, SourceError> {
-        let answer = self.send(Method::GET, path, what, None).await?;
-        if answer.status != StatusCode::UNAUTHORIZED {
-            return Ok(answer);
-        }
-        if self.token.is_none() {
-            return Err(SourceError::invalid_configuration(format!(
-                "{what}: IMDSv1 was refused (401): this instance requires IMDSv2 tokens"
-            )));
-        }
-        tracing::debug!("IMDS refused the session token (401); renewing it");
-        self.session(true).await?;
-        let again = self.send(Method::GET, path, what, None).await?;
-        if again.status == StatusCode::UNAUTHORIZED {
-            return Err(SourceError::new(
-                ErrorClass::CredentialsRejected,
-                format!("{what}: a freshly issued session token was refused (401)"),
-            ));
-        }
-        Ok(again)
-    }
-
-    /// One HTTP call, tried up to `max_attempts` times on 5xx answers and
-    /// transport failures.
-    async fn send(
-        &mut self,
-        method: Method,
-        path: &str,
-        what: &'static str,
-        ttl: Option<u64>,
-    ) -> Result<Answer, SourceError> {
-        let url = self
-            .inner
-            .base
-            .join(path)
-            .map_err(|e| SourceError::invalid_configuration(format!("{what}: bad URL: {e}")))?;
-        let mut last = None;
-        for attempt in 1..=self.inner.max_attempts {
-            let mut request = self.inner.client.request(method.clone(), url.clone());
-            if let Some(ttl) = ttl {
-                request = request.header(TTL_HEADER, ttl);
-            }
-            if let (Some(token), None) = (&self.token, ttl) {
-                let mut value = HeaderValue::from_str(token)
-                    .map_err(|_| SourceError::invalid_response(format!("{what}: unusable session token")))?;
-                value.set_sensitive(true);
-                request = request.header(TOKEN_HEADER, value);
-            }
-            let response = match request.send().await {
-                Ok(r) => r,
-                Err(e) => {
-                    last = Some(http::transport_error(what, e));
-                    continue;
-                }
-            };
-            self.answered = true;
-            let status = response.status();
-            let granted = response
-                .headers()
-                .get(TTL_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            if status.is_server_error() {
-                last = Some(SourceError::retryable(format!(
-                    "{what}: the metadata service answered {}",
-                    status.as_u16()
-                )));
-                continue;
-            }
-            match http::read_body_capped(what, response, self.inner.max_body_bytes).await {
-                Ok(body) => {
-                    return Ok(Answer {
-                        status,
-                        ttl: granted,
-                        body,
-                    });
-                }
-                Err(e) if e.class() == ErrorClass::InvalidResponse => return Err(e),
-                Err(e) => last = Some(e),
-            }
-            tracing::debug!(attempt, what, "IMDS call failed; trying again");
-        }
-        Err(last.unwrap_or_else(|| SourceError::retryable(format!("{what}: no attempt was made"))))
-    }
-
-    fn status_error(&self, what: &str, status: StatusCode) -> SourceError {
-        let code = status.as_u16();
-        match status {
-            StatusCode::TOO_MANY_REQUESTS => SourceError::new(
-                ErrorClass::Throttled,
-                format!("{what}: throttled by the metadata service (429)"),
-            ),
-            StatusCode::FORBIDDEN => SourceError::new(ErrorClass::Denied, format!("{what}: access denied (403)")),
-            s if s.is_server_error() => SourceError::retryable(format!("{what}: the metadata service answered {code}")),
-            _ => SourceError::invalid_response(format!("{what}: unexpected answer {code}")),
-        }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// IAM role names: 1–64 of `[A-Za-z0-9+=,.@_-]`.
-fn is_role_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Document {
-    code: Option<String>,
-    message: Option<String>,
-    access_key_id: Option<String>,
-    secret_access_key: Option<Zeroizing<String>>,
-    token: Option<Zeroizing<String>>,
-    expiration: Option<String>,
-    account_id: Option<String>,
-}
-
-/// Parses a credentials document. `secret` (the session token in use) is
-/// scrubbed from any text echoed into an error.
-fn parse_document(body: &[u8], issued_at: SystemTime, secret: Option<&str>) -> Result<Credentials, SourceError> {
-    let what = "IMDS credentials";
-    let doc: Document = serde_json::from_slice(body).map_err(|e| {
-        SourceError::invalid_response(format!(
-            "{what}: the document is not valid JSON ({:?} error at line {} column {})",
-            e.classify(),
-            e.line(),
-            e.column()
-        ))
-    })?;
-    if let Some(code) = doc.code.as_deref().filter(|c| *c != "Success") {
-        let mut text = format!(
-            "{what}: the metadata service answered code `{}`",
-            printable(code, secret)
-        );
-        if let Some(message) = doc.message.as_deref().filter(|m| !m.is_empty()) {
-            text.push_str(": ");
-            text.push_str(&printable(message, secret));
-        }
-        return Err(SourceError::new(ErrorClass::Denied, text));
-    }
-    let invalid = |e: crate::CredentialsError| SourceError::invalid_response(format!("{what}: {e}"));
-    let missing = |field: &'static str| invalid(crate::CredentialsError::Missing(field));
-    let secret_key = doc.secret_access_key.ok_or_else(|| missing("SecretAccessKey"))?;
-    let mut creds = Credentials::new(
-        doc.access_key_id.ok_or_else(|| missing("AccessKeyId"))?,
-        secret_key.as_str(),
-        issued_at,
-    )
-    .map_err(invalid)?;
-    let token = doc.token.ok_or_else(|| missing("Token"))?;
-    creds = creds.with_session_token(token.as_str()).map_err(invalid)?;
-    let expiration = doc.expiration.ok_or_else(|| missing("Expiration"))?;
-    let expiry = crate::clock::parse_rfc3339(&expiration).map_err(|reason| {
-        invalid(crate::CredentialsError::Invalid {
-            field: "Expiration",
-            reason,
-        })
-    })?;
-    creds = creds.with_expiry(expiry);
-    if let Some(account) = doc.account_id {
-        creds = creds.with_account_id(account);
-    }
-    Ok(creds)
-}
-
-/// Text from the network made safe for a message: printable, `secret` (if
-/// any) replaced, at most 200 characters.
-pub(crate) fn printable(text: &str, secret: Option<&str>) -> String {
-    crate::http::safe_text(text, secret.as_slice(), 200)
 }
 
 fn env_bool(lookup: &Lookup, var: &'static str) -> Result<Option<bool>, BuildError> {
@@ -619,7 +250,7 @@ impl ImdsSourceBuilder {
     }
 
     /// Turns the source off: every fetch fails with
-    /// [`NotLoaded`](ErrorClass::NotLoaded). Defaults to
+    /// [`NotLoaded`](crate::ErrorClass::NotLoaded). Defaults to
     /// `AWS_EC2_METADATA_DISABLED`, else off.
     pub fn disabled(mut self, disabled: bool) -> Self {
         self.disabled = Some(disabled);
@@ -771,7 +402,7 @@ impl ImdsSourceBuilder {
             body_cap_what: "IMDS body cap",
         })?;
         Ok(ImdsSource {
-            inner: Arc::new(Inner {
+            inner: Arc::new(Client {
                 client,
                 base,
                 role_name: self.role_name,
@@ -789,10 +420,13 @@ impl ImdsSourceBuilder {
 
 #[cfg(test)]
 mod tests {
+    use super::client::{CachedToken, TOKEN_PATH, lock};
     use super::*;
+    use crate::error::ErrorClass;
     use std::collections::HashMap;
+    use std::time::SystemTime;
+    use zeroize::Zeroizing;
 
-    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
     const TOKEN: &str = "IQoJb3JpZ2luX2VjEXAMPLETOKEN";
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
@@ -948,85 +582,6 @@ mod tests {
             "{}",
             failure.error
         );
-    }
-
-    #[test]
-    fn documents_with_and_without_the_optional_fields() {
-        let full = format!(
-            r#"{{"Code":"Success","LastUpdated":"2026-11-22T18:00:00Z","Type":"AWS-HMAC","AccessKeyId":"ASIAEXAMPLE",
-               "SecretAccessKey":"{SECRET}","Token":"{TOKEN}","Expiration":"2026-11-22T19:00:00Z"}}"#
-        );
-        let c = parse_document(full.as_bytes(), t(1_795_370_400), None).unwrap();
-        assert_eq!(c.access_key_id(), "ASIAEXAMPLE");
-        assert_eq!(c.secret_access_key(), SECRET);
-        assert_eq!(c.session_token(), Some(TOKEN));
-        assert_eq!(c.expiry(), Some(t(1_795_374_000)));
-        assert_eq!(c.issued_at(), t(1_795_370_400));
-        // moto's document: no Code, LastUpdated or Type.
-        let moto = r#"{"AccessKeyId": "test-key", "SecretAccessKey": "test-secret-key", "Token": "test-session-token", "Expiration": "2026-11-23T17:52:29Z"}"#;
-        let m = parse_document(moto.as_bytes(), t(0), None).unwrap();
-        assert_eq!(m.access_key_id(), "test-key");
-        assert_eq!(m.session_token(), Some("test-session-token"));
-    }
-
-    #[test]
-    fn bad_documents_are_classified_without_secrets() {
-        let denied = br#"{"Code":"AssumeRoleUnauthorizedAccess","Message":"EC2 cannot assume the role","LastUpdated":"2026-11-22T18:00:00Z"}"#;
-        let e = parse_document(denied, t(0), None).unwrap_err();
-        assert_eq!(e.class(), ErrorClass::Denied);
-        assert!(e.message().contains("AssumeRoleUnauthorizedAccess"), "{e}");
-        assert!(e.message().contains("EC2 cannot assume the role"), "{e}");
-
-        let cases: [(&str, &str); 6] = [
-            ("{\"AccessKeyId\":", "not valid JSON"),
-            (
-                r#"{"AccessKeyId":"A","Token":"T","Expiration":"2026-11-22T19:00:00Z"}"#,
-                "SecretAccessKey",
-            ),
-            (
-                r#"{"SecretAccessKey":"S","Token":"T","Expiration":"2026-11-22T19:00:00Z"}"#,
-                "AccessKeyId",
-            ),
-            (
-                r#"{"AccessKeyId":"A","SecretAccessKey":"S","Expiration":"2026-11-22T19:00:00Z"}"#,
-                "Token",
-            ),
-            (r#"{"AccessKeyId":"A","SecretAccessKey":"S","Token":"T"}"#, "Expiration"),
-            (
-                r#"{"AccessKeyId":"A","SecretAccessKey":"S","Token":"T","Expiration":"tomorrow"}"#,
-                "Expiration",
-            ),
-        ];
-        for (doc, needle) in cases {
-            let e = parse_document(doc.as_bytes(), t(0), None).unwrap_err();
-            assert_eq!(e.class(), ErrorClass::InvalidResponse, "{doc}");
-            assert!(e.message().contains(needle), "{doc}: {e}");
-        }
-        // A secret inside a broken document is not echoed.
-        let broken = format!(r#"{{"AccessKeyId":"A","SecretAccessKey":"{SECRET}","Token":5}}"#);
-        let e = parse_document(broken.as_bytes(), t(0), None).unwrap_err();
-        assert!(!e.to_string().contains(SECRET), "{e}");
-        let bad_secret = format!(
-            r#"{{"AccessKeyId":"A","SecretAccessKey":"{SECRET} x","Token":"{TOKEN}","Expiration":"2026-11-22T19:00:00Z"}}"#
-        );
-        let e = parse_document(bad_secret.as_bytes(), t(0), None).unwrap_err();
-        assert!(!e.to_string().contains(SECRET), "{e}");
-        // A hostile service echoing our session token in a message gets it scrubbed.
-        let echo = format!(r#"{{"Code":"Failure","Message":"token {TOKEN} refused"}}"#);
-        let e = parse_document(echo.as_bytes(), t(0), Some(TOKEN)).unwrap_err();
-        assert!(!e.to_string().contains(TOKEN), "{e}");
-        assert!(e.to_string().contains(crate::REDACTED), "{e}");
-    }
-
-    #[test]
-    fn role_names() {
-        assert!(is_role_name("default-role"));
-        assert!(is_role_name("a+b=c,d.e@f_g-h"));
-        assert!(!is_role_name(""));
-        assert!(!is_role_name("a/b"));
-        assert!(!is_role_name("a b"));
-        assert!(!is_role_name("<html>"));
-        assert!(!is_role_name(&"r".repeat(65)));
     }
 
     #[test]

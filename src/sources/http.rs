@@ -154,6 +154,12 @@ pub(crate) fn safe_text(text: &str, secrets: &[&str], max_chars: usize) -> Strin
     text
 }
 
+/// Text from the network made safe for a message: printable, `secret` (if
+/// any) replaced, at most 200 characters. [`safe_text`] with one secret.
+pub(crate) fn printable(text: &str, secret: Option<&str>) -> String {
+    safe_text(text, secret.as_slice(), 200)
+}
+
 /// Whether `url`'s host is a loopback address or `localhost`.
 pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
