@@ -71,7 +71,8 @@ pub struct LastError {
 pub struct Snapshot {
     pub(crate) role: Arc<str>,
     pub(crate) source: Arc<str>,
-    pub(crate) credentials: Option<Arc<Credentials>>,
+    /// Cheap to clone: [`Credentials`] share their fields.
+    pub(crate) credentials: Option<Credentials>,
     pub(crate) state: CredentialsState,
     pub(crate) last_error: Option<LastError>,
     pub(crate) last_success: Option<SystemTime>,
@@ -115,7 +116,7 @@ impl Snapshot {
     /// The current credentials, if any have been loaded. Check
     /// [`state`](Self::state) before trusting them.
     pub fn credentials(&self) -> Option<&Credentials> {
-        self.credentials.as_deref()
+        self.credentials.as_ref()
     }
 
     /// The credentials if they are usable ([`CredentialsState::is_usable`]).

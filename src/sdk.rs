@@ -93,7 +93,6 @@ impl ProvideCredentials for CredentialsHandle {
 mod tests {
     use super::*;
     use crate::handle::{Shared, Snapshot};
-    use std::sync::Arc;
     use std::time::SystemTime;
 
     fn handle_with(state: CredentialsState) -> CredentialsHandle {
@@ -105,7 +104,7 @@ mod tests {
                 .with_session_token("sdk-token")
                 .unwrap()
                 .with_expiry(SystemTime::UNIX_EPOCH + Duration::from_secs(7200));
-            snap.credentials = Some(Arc::new(creds));
+            snap.credentials = Some(creds);
         }
         snap.state = state;
         shared.publish(snap, true, &[]);

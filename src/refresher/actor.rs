@@ -201,7 +201,7 @@ impl RefresherActor {
         };
         let snapshot = Snapshot {
             source,
-            credentials: Some(Arc::new(credentials)),
+            credentials: Some(credentials),
             state: CredentialsState::Fresh,
             last_success: Some(now),
             next_refresh: Some(next_refresh),
@@ -267,7 +267,7 @@ impl RefresherActor {
             .extend(now, credentials.expiry(), &*self.injected.random)
         {
             Some(until) => {
-                snapshot.credentials = Some(Arc::new((*credentials).clone().with_expiry(until)));
+                snapshot.credentials = Some(credentials.with_expiry(until));
                 snapshot.state = CredentialsState::Extended;
                 snapshot.extensions += 1;
                 tracing::warn!(
