@@ -1,6 +1,7 @@
 //! AWS credentials, with secrets that are zeroized on drop and never printed.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use zeroize::Zeroizing;
@@ -45,7 +46,9 @@ pub enum CredentialsError {
 ///
 /// The secret access key and the session token are held in
 /// [`Zeroizing`] strings, wiped from memory when dropped, and never shown by
-/// `Debug` or `Display`:
+/// `Debug` or `Display`. Cloning is cheap: clones share one copy of the
+/// fields (as the AWS SDK's own type does), so the secrets are in memory
+/// once, and are wiped when the last clone is dropped.
 ///
 /// ```
 /// # use credrefresh::Credentials;
@@ -55,16 +58,35 @@ pub enum CredentialsError {
 /// assert!(!c.to_string().contains("wJalrXUtnFEMI"));
 /// ```
 #[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
+pub struct Credentials(Arc<Inner>);
+
+/// What every clone of a [`Credentials`] shares.
+struct Inner {
+    fields: Fields,
+    /// The same credentials as the AWS SDK's type, made from `fields` on
+    /// first use (see [`Credentials::to_sdk`]).
+    #[cfg(feature = "aws-sdk")]
+    sdk: std::sync::OnceLock<aws_credential_types::Credentials>,
+}
+
+/// Two credentials are equal when their fields are: the SDK form is made
+/// from the fields, so whether it was made yet does not matter.
+impl PartialEq for Inner {
+    fn eq(&self, other: &Self) -> bool {
+        self.fields == other.fields
+    }
+}
+
+impl Eq for Inner {}
+
+#[derive(Clone, PartialEq, Eq)]
+struct Fields {
     access_key_id: String,
     secret_access_key: Zeroizing<String>,
     session_token: Option<Zeroizing<String>>,
     expiry: Option<SystemTime>,
     issued_at: SystemTime,
     account_id: Option<String>,
-    /// The same credentials as the AWS SDK's type, converted once.
-    #[cfg(feature = "aws-sdk")]
-    pub(crate) sdk: crate::sdk::SdkCache,
 }
 
 fn check_field(field: &'static str, value: &str) -> Result<(), CredentialsError> {
@@ -96,118 +118,129 @@ impl Credentials {
         let secret_access_key = Zeroizing::new(secret_access_key.into());
         check_field("access key id", &access_key_id)?;
         check_field("secret access key", &secret_access_key)?;
-        Ok(Self {
+        Ok(Self::from_fields(Fields {
             access_key_id,
             secret_access_key,
             session_token: None,
             expiry: None,
             issued_at,
             account_id: None,
+        }))
+    }
+
+    fn from_fields(fields: Fields) -> Self {
+        Self(Arc::new(Inner {
+            fields,
             #[cfg(feature = "aws-sdk")]
-            sdk: Default::default(),
-        })
+            sdk: std::sync::OnceLock::new(),
+        }))
+    }
+
+    /// The same credentials with `edit` applied to the fields. Other clones
+    /// keep the old fields; forms made from them (the SDK one) are not
+    /// carried over.
+    fn edited(self, edit: impl FnOnce(&mut Fields)) -> Self {
+        let mut fields = match Arc::try_unwrap(self.0) {
+            // The only holder: take the fields, without copying the secrets.
+            Ok(inner) => inner.fields,
+            Err(shared) => shared.fields.clone(),
+        };
+        edit(&mut fields);
+        Self::from_fields(fields)
+    }
+
+    fn fields(&self) -> &Fields {
+        &self.0.fields
     }
 
     /// Adds a session token.
     ///
     /// # Errors
     /// [`CredentialsError`] when the token is empty or not printable ASCII.
-    pub fn with_session_token(mut self, token: impl Into<String>) -> Result<Self, CredentialsError> {
+    pub fn with_session_token(self, token: impl Into<String>) -> Result<Self, CredentialsError> {
         let token = Zeroizing::new(token.into());
         check_field("session token", &token)?;
-        self.session_token = Some(token);
-        self.changed();
-        Ok(self)
+        Ok(self.edited(|f| f.session_token = Some(token)))
     }
 
     /// Sets the expiry.
-    pub fn with_expiry(mut self, expiry: SystemTime) -> Self {
-        self.expiry = Some(expiry);
-        self.changed();
-        self
+    pub fn with_expiry(self, expiry: SystemTime) -> Self {
+        self.edited(|f| f.expiry = Some(expiry))
     }
 
     /// Sets the AWS account id these credentials belong to.
-    pub fn with_account_id(mut self, account_id: impl Into<String>) -> Self {
-        self.account_id = Some(account_id.into()).filter(|a: &String| !a.is_empty());
-        self.changed();
-        self
-    }
-
-    /// Drops forms derived from the fields (the SDK conversion).
-    fn changed(&mut self) {
-        #[cfg(feature = "aws-sdk")]
-        {
-            self.sdk = Default::default();
-        }
+    pub fn with_account_id(self, account_id: impl Into<String>) -> Self {
+        let account_id = Some(account_id.into()).filter(|a: &String| !a.is_empty());
+        self.edited(|f| f.account_id = account_id)
     }
 
     /// The access key id (`AKIA…` or `ASIA…`). Not a secret.
     pub fn access_key_id(&self) -> &str {
-        &self.access_key_id
+        &self.fields().access_key_id
     }
 
     /// The secret access key. Handle with care.
     pub fn secret_access_key(&self) -> &str {
-        &self.secret_access_key
+        &self.fields().secret_access_key
     }
 
     /// The session token of temporary credentials. Handle with care.
     pub fn session_token(&self) -> Option<&str> {
-        self.session_token.as_deref().map(String::as_str)
+        self.fields().session_token.as_deref().map(String::as_str)
     }
 
     /// When these credentials stop working; `None` for long-term keys.
     pub fn expiry(&self) -> Option<SystemTime> {
-        self.expiry
+        self.fields().expiry
     }
 
     /// When these credentials were obtained.
     pub fn issued_at(&self) -> SystemTime {
-        self.issued_at
+        self.fields().issued_at
     }
 
     /// The account id, when the source told it.
     pub fn account_id(&self) -> Option<&str> {
-        self.account_id.as_deref()
+        self.fields().account_id.as_deref()
     }
 
     /// Start of validity (python-stslib's `start`): the issue time.
     pub fn start(&self) -> SystemTime {
-        self.issued_at
+        self.issued_at()
     }
 
     /// End of validity (python-stslib's `end`): the expiry.
     pub fn end(&self) -> Option<SystemTime> {
-        self.expiry
+        self.expiry()
     }
 
     /// Lifetime from issue to expiry (python-stslib's `duration`).
     pub fn duration(&self) -> Option<Duration> {
-        self.expiry
-            .map(|e| e.duration_since(self.issued_at).unwrap_or(Duration::ZERO))
+        self.expiry()
+            .map(|e| e.duration_since(self.issued_at()).unwrap_or(Duration::ZERO))
     }
 
     /// Whether the credentials are expired at `now`. Long-term keys never are.
     pub fn is_expired_at(&self, now: SystemTime) -> bool {
-        self.expiry.is_some_and(|e| e <= now)
+        self.expiry().is_some_and(|e| e <= now)
     }
 
     /// The `AWS_*` environment variable pairs for these credentials, as a
     /// child process or the AWS CLI reads them (raku-kivuli's `:environment`).
     /// Variables that do not apply (no token, no expiry) are left out.
     pub fn to_env_vars(&self) -> Vec<(&'static str, Zeroizing<String>)> {
+        let fields = self.fields();
         let mut vars = vec![
-            (env_vars::ACCESS_KEY_ID, Zeroizing::new(self.access_key_id.clone())),
-            (env_vars::SECRET_ACCESS_KEY, self.secret_access_key.clone()),
+            (env_vars::ACCESS_KEY_ID, Zeroizing::new(fields.access_key_id.clone())),
+            (env_vars::SECRET_ACCESS_KEY, fields.secret_access_key.clone()),
         ];
-        if let Some(token) = &self.session_token {
+        if let Some(token) = &fields.session_token {
             vars.push((env_vars::SESSION_TOKEN, token.clone()));
         }
-        if let Some(expiry) = self.expiry {
+        if let Some(expiry) = fields.expiry {
             vars.push((env_vars::CREDENTIAL_EXPIRATION, Zeroizing::new(format_rfc3339(expiry))));
         }
-        if let Some(account) = &self.account_id {
+        if let Some(account) = &fields.account_id {
             vars.push((env_vars::ACCOUNT_ID, Zeroizing::new(account.clone())));
         }
         vars
@@ -266,23 +299,58 @@ impl fmt::Debug for Rfc3339Debug {
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
-            .field("access_key_id", &self.access_key_id)
+            .field("access_key_id", &self.access_key_id())
             .field("secret_access_key", &Redacted)
-            .field("session_token", &self.session_token.as_ref().map(|_| Redacted))
-            .field("expiry", &self.expiry.map(Rfc3339Debug))
-            .field("issued_at", &Rfc3339Debug(self.issued_at))
-            .field("account_id", &self.account_id)
+            .field("session_token", &self.session_token().map(|_| Redacted))
+            .field("expiry", &self.expiry().map(Rfc3339Debug))
+            .field("issued_at", &Rfc3339Debug(self.issued_at()))
+            .field("account_id", &self.account_id())
             .finish()
     }
 }
 
 impl fmt::Display for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.access_key_id)?;
-        match self.expiry {
+        f.write_str(self.access_key_id())?;
+        match self.expiry() {
             Some(e) => write!(f, " (expires {})", format_rfc3339(e)),
             None => f.write_str(" (long-term)"),
         }
+    }
+}
+
+/// The provider name the AWS SDK sees on credentials from credrefresh.
+#[cfg(feature = "aws-sdk")]
+pub const PROVIDER_NAME: &str = "credrefresh";
+
+#[cfg(feature = "aws-sdk")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-sdk")))]
+impl Credentials {
+    /// These credentials as the AWS SDK's type. Made on first use and then
+    /// shared by every clone (the SDK's type is an `Arc` too): an SDK call
+    /// costs a reference count, not a copy of the secrets. Credentials made
+    /// by a `with_*` method from these get a form of their own.
+    pub fn to_sdk(&self) -> aws_credential_types::Credentials {
+        self.0
+            .sdk
+            .get_or_init(|| {
+                aws_credential_types::Credentials::new(
+                    self.access_key_id(),
+                    self.secret_access_key(),
+                    self.session_token().map(str::to_string),
+                    self.expiry(),
+                    PROVIDER_NAME,
+                )
+            })
+            .clone()
+    }
+}
+
+#[cfg(feature = "aws-sdk")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws-sdk")))]
+impl From<&Credentials> for aws_credential_types::Credentials {
+    fn from(c: &Credentials) -> Self {
+        c.to_sdk()
     }
 }
 
@@ -451,5 +519,54 @@ mod tests {
         let frac = r#"{"AccessKeyId":"ASIA","SecretAccessKey":"S","SessionToken":"T","Expiration":"2026-11-22T19:00:00.250000Z"}"#;
         let f = Credentials::from_boto_json(frac, t(1_795_370_400)).unwrap();
         assert_eq!(f.duration(), Some(Duration::from_millis(3_600_250)));
+    }
+
+    #[test]
+    fn clones_share_one_copy_and_edits_make_a_new_one() {
+        let c = temp();
+        let clone = c.clone();
+        assert_eq!(clone, c);
+        assert_eq!(clone.secret_access_key().as_ptr(), c.secret_access_key().as_ptr());
+        assert_eq!(
+            clone.session_token().unwrap().as_ptr(),
+            c.session_token().unwrap().as_ptr()
+        );
+        let edited = clone.clone().with_expiry(t(1_795_380_000));
+        assert_eq!(edited.expiry(), Some(t(1_795_380_000)));
+        assert_ne!(edited, c);
+        // The others keep the old fields.
+        assert_eq!(clone.expiry(), Some(t(1_795_374_000)));
+        assert_eq!(c.expiry(), Some(t(1_795_374_000)));
+        // The only holder edits in place, moving the secret, not copying it.
+        let only = temp();
+        let secret = only.secret_access_key().as_ptr();
+        assert_eq!(
+            only.with_account_id("123456789012").secret_access_key().as_ptr(),
+            secret
+        );
+    }
+
+    #[cfg(feature = "aws-sdk")]
+    #[test]
+    fn the_sdk_form_is_made_once_shared_by_clones_and_never_outlives_an_edit() {
+        let c = temp();
+        let first = c.to_sdk();
+        let second = c.to_sdk();
+        // Shared, not copied: the SDK type compares by value, so check the secret's address.
+        assert_eq!(first.secret_access_key().as_ptr(), second.secret_access_key().as_ptr());
+        let clone = c.clone();
+        assert_eq!(
+            clone.to_sdk().secret_access_key().as_ptr(),
+            first.secret_access_key().as_ptr()
+        );
+        let extended = clone.with_expiry(t(1_795_380_000));
+        assert_eq!(extended.to_sdk().expiry(), Some(t(1_795_380_000)));
+        assert_eq!(c.to_sdk().expiry(), Some(t(1_795_374_000)));
+        // Also on the only holder, edited in place.
+        let owned = temp();
+        let _ = owned.to_sdk();
+        let moved = owned.with_expiry(t(10));
+        assert_eq!(moved.to_sdk().expiry(), Some(t(10)));
+        assert_eq!(aws_credential_types::Credentials::from(&moved).expiry(), Some(t(10)));
     }
 }

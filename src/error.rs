@@ -172,9 +172,12 @@ pub enum BuildError {
     /// `start_local` was called outside a running actix system.
     #[error("start_local() needs a running actix system (call it inside actix_rt::System or actix-web)")]
     NoActixSystem,
-    /// The refresher thread could not be spawned or did not come up.
-    #[error("the refresher thread could not start: {0}")]
-    Start(String),
+    /// The refresher thread could not be spawned, or did not come up within
+    /// the start timeout (then the source is of kind
+    /// [`TimedOut`](std::io::ErrorKind::TimedOut)). The cause is the
+    /// [`source`](StdError::source).
+    #[error("the refresher thread could not start")]
+    Start(#[source] std::io::Error),
     /// The refresher has been shut down.
     #[error("the refresher has been shut down")]
     ShutDown,

@@ -11,6 +11,7 @@ use tokio::sync::{Notify, broadcast, watch};
 
 use crate::credentials::Credentials;
 use crate::error::{ErrorClass, WaitError};
+use crate::metrics::stats::RoleStats;
 
 /// How many refresh events a slow subscriber may fall behind before it
 /// misses some (it then sees `RecvError::Lagged`).
@@ -70,7 +71,8 @@ pub struct LastError {
 pub struct Snapshot {
     pub(crate) role: Arc<str>,
     pub(crate) source: Arc<str>,
-    pub(crate) credentials: Option<Arc<Credentials>>,
+    /// Cheap to clone: [`Credentials`] share their fields.
+    pub(crate) credentials: Option<Credentials>,
     pub(crate) state: CredentialsState,
     pub(crate) last_error: Option<LastError>,
     pub(crate) last_success: Option<SystemTime>,
@@ -114,7 +116,7 @@ impl Snapshot {
     /// The current credentials, if any have been loaded. Check
     /// [`state`](Self::state) before trusting them.
     pub fn credentials(&self) -> Option<&Credentials> {
-        self.credentials.as_deref()
+        self.credentials.as_ref()
     }
 
     /// The credentials if they are usable ([`CredentialsState::is_usable`]).
@@ -228,7 +230,7 @@ pub(crate) struct Shared {
     /// Invalidation calls, for metrics.
     pub(crate) invalidations: AtomicU64,
     /// Counters and histograms for metrics; they outlive actor restarts.
-    pub(crate) stats: crate::metrics::RoleStats,
+    pub(crate) stats: RoleStats,
 }
 
 impl Shared {
@@ -240,7 +242,7 @@ impl Shared {
             invalidate: Notify::new(),
             invalidated_generation: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
-            stats: crate::metrics::RoleStats::default(),
+            stats: RoleStats::default(),
         })
     }
 

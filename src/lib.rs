@@ -36,7 +36,6 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod actor;
 pub mod backoff;
 pub mod clock;
 mod credentials;
@@ -51,7 +50,6 @@ mod refresher;
 pub mod sdk;
 mod source;
 pub mod sources;
-mod supervisor;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;

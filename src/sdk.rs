@@ -27,58 +27,11 @@ use std::time::Duration;
 use aws_credential_types::provider::{self, ProvideCredentials, error::CredentialsError};
 
 use crate::credentials::Credentials;
+pub use crate::credentials::PROVIDER_NAME;
 use crate::handle::{CredentialsHandle, CredentialsState};
 
 /// How long an SDK call waits for a role's first credentials: 5 s.
 pub const DEFAULT_SDK_WAIT: Duration = Duration::from_secs(5);
-
-/// The provider name the SDK sees.
-pub const PROVIDER_NAME: &str = "credrefresh";
-
-/// The SDK form of a [`Credentials`], made on first use and then shared
-/// (the SDK's `Credentials` is an `Arc`): an SDK call costs a reference
-/// count, not a copy of the secrets. A clone of the credentials (as made
-/// when they are extended with a new expiry) starts empty.
-#[derive(Default)]
-pub(crate) struct SdkCache(std::sync::OnceLock<aws_credential_types::Credentials>);
-
-impl Clone for SdkCache {
-    fn clone(&self) -> Self {
-        Self::default()
-    }
-}
-
-impl PartialEq for SdkCache {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for SdkCache {}
-
-impl Credentials {
-    /// These credentials as the AWS SDK's type, converted once.
-    pub fn to_sdk(&self) -> aws_credential_types::Credentials {
-        self.sdk
-            .0
-            .get_or_init(|| {
-                aws_credential_types::Credentials::new(
-                    self.access_key_id(),
-                    self.secret_access_key(),
-                    self.session_token().map(str::to_string),
-                    self.expiry(),
-                    PROVIDER_NAME,
-                )
-            })
-            .clone()
-    }
-}
-
-impl From<&Credentials> for aws_credential_types::Credentials {
-    fn from(c: &Credentials) -> Self {
-        c.to_sdk()
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 #[error("credrefresh role `{role}` has no usable credentials ({state}; last error: {last_error})")]
@@ -140,7 +93,6 @@ impl ProvideCredentials for CredentialsHandle {
 mod tests {
     use super::*;
     use crate::handle::{Shared, Snapshot};
-    use std::sync::Arc;
     use std::time::SystemTime;
 
     fn handle_with(state: CredentialsState) -> CredentialsHandle {
@@ -152,7 +104,7 @@ mod tests {
                 .with_session_token("sdk-token")
                 .unwrap()
                 .with_expiry(SystemTime::UNIX_EPOCH + Duration::from_secs(7200));
-            snap.credentials = Some(Arc::new(creds));
+            snap.credentials = Some(creds);
         }
         snap.state = state;
         shared.publish(snap, true, &[]);
@@ -170,36 +122,6 @@ mod tests {
             assert_eq!(c.expiry(), Some(SystemTime::UNIX_EPOCH + Duration::from_secs(7200)));
             assert_eq!(h.fallback_on_interrupt().unwrap().access_key_id(), "ASIASDK");
         }
-    }
-
-    #[test]
-    fn the_sdk_form_is_made_once_and_never_outlives_an_expiry_change() {
-        let h = handle_with(CredentialsState::Fresh);
-        let snap = h.load();
-        let c = snap.credentials().unwrap();
-        let first = c.to_sdk();
-        let second = c.to_sdk();
-        // Shared, not copied: the SDK type compares by value, so check the secret's address.
-        assert_eq!(first.secret_access_key().as_ptr(), second.secret_access_key().as_ptr());
-        let extended = c
-            .clone()
-            .with_expiry(SystemTime::UNIX_EPOCH + Duration::from_secs(9000));
-        assert_eq!(
-            extended.to_sdk().expiry(),
-            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(9000))
-        );
-        assert_eq!(
-            c.to_sdk().expiry(),
-            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(7200))
-        );
-        // Also on the value itself, not only on a clone.
-        let owned = c.clone();
-        let _ = owned.to_sdk();
-        let moved = owned.with_expiry(SystemTime::UNIX_EPOCH + Duration::from_secs(10));
-        assert_eq!(
-            moved.to_sdk().expiry(),
-            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(10))
-        );
     }
 
     #[tokio::test]

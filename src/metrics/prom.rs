@@ -7,15 +7,15 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::{self, MetricFamily, MetricType};
 use prometheus::{Encoder, Registry, TextEncoder};
 
-use super::{
+use super::series::{
     ALL, CONSECUTIVE_FAILURES, CREDENTIALS_EXPIRES_IN, CREDENTIALS_EXPIRY, CREDENTIALS_EXTENDED, CREDENTIALS_UNUSABLE,
-    DURATION_BUCKETS, EXTENSIONS, HistogramValues, INVALIDATIONS, Kind, LAST_SUCCESS, NEXT_REFRESH, NO_ERROR,
-    REFRESH_ATTEMPTS, REFRESH_DURATION, RESULT_FAILURE, RESULT_SUCCESS, ROLE_INFO, SUPERVISOR_RESTARTS, Series,
+    EXTENSIONS, INVALIDATIONS, Kind, LAST_SUCCESS, NEXT_REFRESH, NO_ERROR, REFRESH_ATTEMPTS, REFRESH_DURATION,
+    RESULT_FAILURE, RESULT_SUCCESS, ROLE_INFO, SUPERVISOR_RESTARTS, Series,
 };
+use super::stats::{DURATION_BUCKETS, HistogramValues};
 use crate::clock::{Clock, unix_seconds};
 use crate::error::ErrorClass;
-use crate::handle::CredentialsState;
-use crate::refresher::{Refresher, RoleTable, lock};
+use crate::handle::{CredentialsHandle, CredentialsState};
 
 /// The `Content-Type` of [`render`]'s output (Prometheus text format 0.0.4).
 pub const TEXT_CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
@@ -32,35 +32,22 @@ pub fn render(registry: &Registry) -> Result<String, prometheus::Error> {
     String::from_utf8(buf).map_err(|e| prometheus::Error::Msg(e.to_string()))
 }
 
-impl Refresher {
-    /// A new `prometheus::Registry` holding a [`PrometheusCollector`] of
-    /// this refresher: every credrefresh series of every role, read at
-    /// scrape time. To add them to a registry of your own, register a
-    /// [`PrometheusCollector`] there instead.
-    ///
-    /// # Errors
-    /// The registry's error if it refuses the collector (it does not for a
-    /// new registry).
-    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
-    pub fn prometheus_registry(&self) -> Result<Registry, prometheus::Error> {
-        let registry = Registry::new();
-        registry.register(Box::new(PrometheusCollector::new(self)))?;
-        Ok(registry)
-    }
-}
-
 /// A `prometheus` [`Collector`] of every credrefresh series.
 ///
 /// At each scrape it reads every role's latest snapshot and counters, so
 /// time-dependent values (seconds until expiry) are computed from the time
 /// of the scrape, on the refresher's clock. Roles added with
-/// [`Refresher::add_role`] appear from the next scrape; removed roles
-/// disappear. It keeps no state of its own: counters live with the roles
-/// and survive restarts of their refreshers. Cloning it is cheap; it may
-/// outlive the refresher (it then shows the last values published).
+/// [`Refresher::add_role`](crate::Refresher::add_role) appear from the next
+/// scrape; removed roles disappear. It keeps no state of its own: counters
+/// live with the roles and survive restarts of their refreshers. Cloning it
+/// is cheap; it may outlive the refresher (it then shows the last values
+/// published).
+///
+/// Made by [`PrometheusCollector::new`] from a [`Refresher`](crate::Refresher),
+/// or by [`Refresher::prometheus_registry`](crate::Refresher::prometheus_registry).
 #[derive(Clone)]
 pub struct PrometheusCollector {
-    roles: RoleTable,
+    roles: Roles,
     clock: Arc<dyn Clock>,
     descs: Arc<Vec<Desc>>,
 }
@@ -68,14 +55,18 @@ pub struct PrometheusCollector {
 impl std::fmt::Debug for PrometheusCollector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PrometheusCollector")
-            .field("roles", &lock(&self.roles).len())
+            .field("roles", &(self.roles)().len())
             .finish_non_exhaustive()
     }
 }
 
+/// Lists the roles to collect, called at each scrape.
+pub(crate) type Roles = Arc<dyn Fn() -> Vec<CredentialsHandle> + Send + Sync>;
+
 impl PrometheusCollector {
-    /// A collector of `refresher`'s roles, present and future.
-    pub fn new(refresher: &Refresher) -> Self {
+    /// A collector of the roles `roles` lists at each scrape, with
+    /// time-dependent values computed on `clock`.
+    pub(crate) fn listing(roles: Roles, clock: Arc<dyn Clock>) -> Self {
         // The names and labels are constants checked by the tests, so every
         // description is valid.
         let descs = ALL
@@ -86,8 +77,8 @@ impl PrometheusCollector {
             })
             .collect();
         Self {
-            roles: refresher.role_table(),
-            clock: refresher.clock().clone(),
+            roles,
+            clock,
             descs: Arc::new(descs),
         }
     }
@@ -187,7 +178,7 @@ impl Collector for PrometheusCollector {
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        let handles: Vec<_> = lock(&self.roles).values().cloned().collect();
+        let handles = (self.roles)();
         let now = self.clock.now();
         let mut attempts = Family::new(&REFRESH_ATTEMPTS);
         let mut duration = Family::new(&REFRESH_DURATION);
@@ -259,27 +250,32 @@ impl Collector for PrometheusCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::SystemClock;
+
+    fn no_roles() -> PrometheusCollector {
+        PrometheusCollector::listing(Arc::new(Vec::new), Arc::new(SystemClock))
+    }
 
     #[test]
     fn every_series_has_a_valid_description() {
-        let refresher = Refresher::builder().start().unwrap();
-        let collector = PrometheusCollector::new(&refresher);
+        let collector = no_roles();
         assert_eq!(collector.desc().len(), ALL.len());
         let names: Vec<_> = collector.desc().iter().map(|d| d.fq_name.clone()).collect();
         assert_eq!(names, ALL.iter().map(|s| s.name).collect::<Vec<_>>());
         // The registry accepts it once, and refuses the same series twice.
-        let registry = refresher.prometheus_registry().unwrap();
+        let registry = Registry::new();
+        registry.register(Box::new(collector.clone())).unwrap();
         assert!(registry.register(Box::new(collector)).is_err());
     }
 
     #[test]
     fn collect_covers_every_series_of_the_table() {
-        let refresher = Refresher::builder().start().unwrap();
-        let families = PrometheusCollector::new(&refresher).collect();
+        let families = no_roles().collect();
         let names: Vec<_> = families.iter().map(|f| f.name().to_string()).collect();
         assert_eq!(names, ALL.iter().map(|s| s.name).collect::<Vec<_>>());
         // No roles, no series: the registry prunes the empty families.
-        let text = render(&refresher.prometheus_registry().unwrap()).unwrap();
-        assert_eq!(text, "");
+        let registry = Registry::new();
+        registry.register(Box::new(no_roles())).unwrap();
+        assert_eq!(render(&registry).unwrap(), "");
     }
 }

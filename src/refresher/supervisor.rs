@@ -18,21 +18,22 @@ use std::time::{Duration, SystemTime};
 
 use actix::prelude::*;
 
-use crate::actor::{ChildExited, RefresherActor, Stop};
+use super::actor::{ChildExited, RefresherActor, Stop};
+use super::spec::{ClockAndRandom, RoleSpec};
 use crate::backoff::Backoff;
-use crate::refresher::{RoleSpec, Runtime};
+use crate::metrics::RoleMetrics;
 
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct AddRole(pub(crate) RoleSpec);
+pub(super) struct AddRole(pub(super) RoleSpec);
 
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct RemoveRole(pub(crate) Arc<str>);
+pub(super) struct RemoveRole(pub(super) Arc<str>);
 
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct Shutdown;
+pub(super) struct Shutdown;
 
 struct Child {
     id: u64,
@@ -41,16 +42,16 @@ struct Child {
     restart_backoff: Option<(Backoff, SystemTime)>,
 }
 
-pub(crate) struct Supervisor {
-    runtime: Runtime,
+pub(super) struct Supervisor {
+    injected: ClockAndRandom,
     children: HashMap<Arc<str>, Child>,
     next_id: u64,
 }
 
 impl Supervisor {
-    pub(crate) fn new(runtime: Runtime) -> Self {
+    pub(super) fn new(injected: ClockAndRandom) -> Self {
         Self {
-            runtime,
+            injected,
             children: HashMap::new(),
             next_id: 0,
         }
@@ -62,14 +63,14 @@ impl Supervisor {
         let id = self.next_id;
         if let Some(child) = self.children.get_mut(role) {
             child.id = id;
-            let actor = RefresherActor::new(id, child.spec.clone(), self.runtime.clone(), Some(recipient));
+            let actor = RefresherActor::new(id, child.spec.clone(), self.injected.clone(), Some(recipient));
             child.addr = Some(actor.start());
         }
     }
 
     fn restart_delay(&mut self, role: &Arc<str>) -> Duration {
-        let now = self.runtime.clock.now();
-        let random = self.runtime.random.clone();
+        let now = self.injected.clock.now();
+        let random = self.injected.random.clone();
         let Some(child) = self.children.get_mut(role) else {
             return Duration::ZERO;
         };
@@ -152,7 +153,7 @@ impl Handler<ChildExited> for Supervisor {
         }
         child.addr = None;
         let shared = child.spec.shared.clone();
-        let metrics = crate::metrics::RoleMetrics::new(shared.clone());
+        let metrics = RoleMetrics::new(shared.clone());
         let mut snapshot = (*shared.snapshot.load_full()).clone();
         snapshot.restarts += 1;
         shared.publish(snapshot, false, &[]);

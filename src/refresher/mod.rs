@@ -1,42 +1,37 @@
 //! The public façade: build, start, add and remove roles, shut down.
+//!
+//! Inside, one file per part, each depending only on the ones after it:
+//! this façade → [`supervisor`] (one actor per role, restarted when it
+//! dies) → [`actor`] (one role's refresh loop) → [`spec`] (what they are
+//! given: the role's spec, the clock and random source, the role table).
 
-use std::collections::HashMap;
+mod actor;
+mod spec;
+mod supervisor;
+
+use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::io;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use actix::prelude::*;
 
+use self::spec::{ClockAndRandom, RoleSpec, RoleTable, lock};
+use self::supervisor::{AddRole, RemoveRole, Shutdown, Supervisor};
 use crate::clock::{Clock, Random, SystemClock, ThreadRandom};
 use crate::error::BuildError;
-use crate::handle::{CredentialsHandle, Shared};
+use crate::handle::CredentialsHandle;
+#[cfg(feature = "prometheus")]
+use crate::metrics::PrometheusCollector;
 use crate::policy::RefreshPolicy;
 use crate::source::Source;
-use crate::supervisor::{AddRole, RemoveRole, Shutdown, Supervisor};
 
-/// How long [`RefresherBuilder::start`] waits for the actor thread to come up.
+/// How long [`RefresherBuilder::start`] waits for the actor thread to come
+/// up, unless [`RefresherBuilder::start_timeout`] says otherwise.
 pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What the supervisor needs to run one role.
-#[derive(Clone)]
-pub(crate) struct RoleSpec {
-    pub(crate) name: Arc<str>,
-    pub(crate) source: Arc<dyn Source>,
-    pub(crate) policy: Arc<RefreshPolicy>,
-    pub(crate) shared: Arc<Shared>,
-}
-
-/// Every role's handle, by name, shared with the metrics collector so it
-/// sees roles added and removed at run time.
-pub(crate) type RoleTable = Arc<Mutex<HashMap<Arc<str>, CredentialsHandle>>>;
-
-/// The injected time and random sources, shared by every actor.
-#[derive(Clone)]
-pub(crate) struct Runtime {
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) random: Arc<dyn Random>,
-}
 
 /// A role as configured on the builder: name, source, own policy if any.
 type RoleConfig = (Arc<str>, Arc<dyn Source>, Option<RefreshPolicy>);
@@ -60,6 +55,7 @@ pub struct RefresherBuilder {
     policy: RefreshPolicy,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
+    start_timeout: Duration,
 }
 
 impl fmt::Debug for RefresherBuilder {
@@ -67,6 +63,7 @@ impl fmt::Debug for RefresherBuilder {
         f.debug_struct("RefresherBuilder")
             .field("roles", &self.roles.iter().map(|r| &*r.0).collect::<Vec<_>>())
             .field("policy", &self.policy)
+            .field("start_timeout", &self.start_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -105,19 +102,27 @@ impl RefresherBuilder {
         self
     }
 
-    fn prepare(self) -> Result<(Runtime, RefreshPolicy, Vec<RoleSpec>), BuildError> {
+    /// How long [`start`](Self::start) waits for its actor thread to come
+    /// up before it gives up with [`BuildError::Start`]. Defaults to
+    /// [`DEFAULT_START_TIMEOUT`].
+    pub fn start_timeout(mut self, timeout: Duration) -> Self {
+        self.start_timeout = timeout;
+        self
+    }
+
+    fn prepare(self) -> Result<(ClockAndRandom, RefreshPolicy, Vec<RoleSpec>), BuildError> {
         self.policy.validate()?;
-        let mut names = std::collections::HashSet::new();
+        let mut names = HashSet::new();
         let mut specs = Vec::with_capacity(self.roles.len());
         for (name, source, policy) in self.roles {
             let policy = policy.unwrap_or_else(|| self.policy.clone());
-            specs.push(make_spec(&mut names, name, source, policy)?);
+            specs.push(RoleSpec::checked(&mut names, name, source, policy)?);
         }
-        let runtime = Runtime {
+        let injected = ClockAndRandom {
             clock: self.clock,
             random: self.random,
         };
-        Ok((runtime, self.policy, specs))
+        Ok((injected, self.policy, specs))
     }
 
     /// Starts the actor system on a dedicated thread and returns once the
@@ -126,16 +131,18 @@ impl RefresherBuilder {
     ///
     /// # Errors
     /// [`BuildError`] for an invalid policy, an empty or duplicate role
-    /// name, or a thread that could not start.
+    /// name, or a thread that could not be spawned or did not come up within
+    /// the [start timeout](Self::start_timeout) ([`BuildError::Start`]).
     pub fn start(self) -> Result<Refresher, BuildError> {
-        let (runtime, policy, specs) = self.prepare()?;
+        let start_timeout = self.start_timeout;
+        let (injected, policy, specs) = self.prepare()?;
         let (tx, rx) = std::sync::mpsc::channel();
-        let rt = runtime.clone();
+        let for_thread = injected.clone();
         let thread = std::thread::Builder::new()
             .name("credrefresh".into())
             .spawn(move || {
                 let system = actix_rt::System::new();
-                let addr = system.block_on(async move { Supervisor::new(rt).start() });
+                let addr = system.block_on(async move { Supervisor::new(for_thread).start() });
                 if tx.send((actix_rt::System::current(), addr)).is_err() {
                     return;
                 }
@@ -143,17 +150,15 @@ impl RefresherBuilder {
                     tracing::error!(error = %e, "credrefresh actor system stopped with an error");
                 }
             })
-            .map_err(|e| BuildError::Start(e.to_string()))?;
-        let (system, supervisor) = rx
-            .recv_timeout(DEFAULT_START_TIMEOUT)
-            .map_err(|e| BuildError::Start(e.to_string()))?;
+            .map_err(BuildError::Start)?;
+        let (system, supervisor) = wait_started(&rx, start_timeout)?;
         Ok(Refresher::new(
             supervisor,
             Mode::Thread {
                 system,
                 thread: Some(thread),
             },
-            runtime,
+            injected,
             policy,
             specs,
         ))
@@ -166,34 +171,27 @@ impl RefresherBuilder {
     /// # Errors
     /// [`BuildError::NoActixSystem`] outside an actix system, and as [`start`](Self::start).
     pub fn start_local(self) -> Result<Refresher, BuildError> {
-        let (runtime, policy, specs) = self.prepare()?;
+        let (injected, policy, specs) = self.prepare()?;
         if actix_rt::System::try_current().is_none() || actix_rt::Arbiter::try_current().is_none() {
             return Err(BuildError::NoActixSystem);
         }
-        let supervisor = Supervisor::new(runtime.clone()).start();
-        Ok(Refresher::new(supervisor, Mode::Local, runtime, policy, specs))
+        let supervisor = Supervisor::new(injected.clone()).start();
+        Ok(Refresher::new(supervisor, Mode::Local, injected, policy, specs))
     }
 }
 
-fn make_spec(
-    names: &mut std::collections::HashSet<Arc<str>>,
-    name: Arc<str>,
-    source: Arc<dyn Source>,
-    policy: RefreshPolicy,
-) -> Result<RoleSpec, BuildError> {
-    if name.trim().is_empty() {
-        return Err(BuildError::EmptyRoleName);
-    }
-    if !names.insert(name.clone()) {
-        return Err(BuildError::DuplicateRole(name.to_string()));
-    }
-    policy.validate()?;
-    let shared = Shared::new(name.clone(), Arc::from(source.name()));
-    Ok(RoleSpec {
-        name,
-        source,
-        policy: Arc::new(policy),
-        shared,
+/// Waits up to `timeout` for the actor thread to send what it started.
+fn wait_started<T>(rx: &Receiver<T>, timeout: Duration) -> Result<T, BuildError> {
+    rx.recv_timeout(timeout).map_err(|e| {
+        BuildError::Start(match e {
+            RecvTimeoutError::Timeout => io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the actor system did not come up within {} ms", timeout.as_millis()),
+            ),
+            RecvTimeoutError::Disconnected => {
+                io::Error::other("the actor thread stopped before its actor system came up")
+            }
+        })
     })
 }
 
@@ -213,7 +211,7 @@ enum Mode {
 pub struct Refresher {
     supervisor: Addr<Supervisor>,
     mode: Mutex<Option<Mode>>,
-    runtime: Runtime,
+    injected: ClockAndRandom,
     policy: RefreshPolicy,
     roles: RoleTable,
 }
@@ -226,10 +224,6 @@ impl fmt::Debug for Refresher {
     }
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl Refresher {
     /// A builder with no roles, the default policy, the system clock.
     pub fn builder() -> RefresherBuilder {
@@ -238,13 +232,14 @@ impl Refresher {
             policy: RefreshPolicy::default(),
             clock: Arc::new(SystemClock),
             random: Arc::new(ThreadRandom),
+            start_timeout: DEFAULT_START_TIMEOUT,
         }
     }
 
     fn new(
         supervisor: Addr<Supervisor>,
         mode: Mode,
-        runtime: Runtime,
+        injected: ClockAndRandom,
         policy: RefreshPolicy,
         specs: Vec<RoleSpec>,
     ) -> Self {
@@ -256,7 +251,7 @@ impl Refresher {
         Self {
             supervisor,
             mode: Mutex::new(Some(mode)),
-            runtime,
+            injected,
             policy,
             roles: Arc::new(Mutex::new(roles)),
         }
@@ -307,7 +302,7 @@ impl Refresher {
         }
         let mut roles = lock(&self.roles);
         let mut names = roles.keys().cloned().collect();
-        let spec = make_spec(&mut names, name.into(), Arc::new(source), policy)?;
+        let spec = RoleSpec::checked(&mut names, name.into(), Arc::new(source), policy)?;
         let handle = CredentialsHandle::new(spec.shared.clone());
         roles.insert(spec.name.clone(), handle.clone());
         self.supervisor.do_send(AddRole(spec));
@@ -351,20 +346,114 @@ impl Refresher {
         }
     }
 
-    /// The live table of roles (for the metrics collector).
-    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
-    pub(crate) fn role_table(&self) -> RoleTable {
-        self.roles.clone()
-    }
-
     /// The clock the refresher decides with.
     pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.runtime.clock
+        &self.injected.clock
     }
 }
 
 impl Drop for Refresher {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+#[cfg(feature = "prometheus")]
+impl Refresher {
+    /// A new `prometheus::Registry` holding a [`PrometheusCollector`] of
+    /// this refresher: every credrefresh series of every role, read at
+    /// scrape time. To add them to a registry of your own, register a
+    /// [`PrometheusCollector`] there instead.
+    ///
+    /// # Errors
+    /// The registry's error if it refuses the collector (it does not for a
+    /// new registry).
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+    pub fn prometheus_registry(&self) -> Result<prometheus::Registry, prometheus::Error> {
+        let registry = prometheus::Registry::new();
+        registry.register(Box::new(PrometheusCollector::new(self)))?;
+        Ok(registry)
+    }
+}
+
+// Made here, not in `metrics`: the collector only needs a way to list the
+// roles and a clock, and `metrics` never depends on the façade.
+#[cfg(feature = "prometheus")]
+impl PrometheusCollector {
+    /// A collector of `refresher`'s roles, present and future.
+    pub fn new(refresher: &Refresher) -> Self {
+        let roles = refresher.roles.clone();
+        Self::listing(
+            Arc::new(move || lock(&roles).values().cloned().collect()),
+            refresher.clock().clone(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn start_waits_as_long_as_the_builder_says() {
+        assert_eq!(Refresher::builder().start_timeout, DEFAULT_START_TIMEOUT);
+        let builder = Refresher::builder().start_timeout(Duration::from_secs(60));
+        assert_eq!(builder.start_timeout, Duration::from_secs(60));
+        assert!(format!("{builder:?}").contains("start_timeout: 60s"));
+        let refresher = builder.start().unwrap();
+        refresher.shutdown();
+    }
+
+    #[test]
+    fn a_thread_that_does_not_come_up_in_time_is_a_start_error_with_its_cause() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let err = wait_started(&rx, Duration::from_millis(1)).unwrap_err();
+        let BuildError::Start(cause) = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(cause.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(err.to_string(), "the refresher thread could not start");
+        let source = err.source().expect("the io::Error is the source");
+        assert_eq!(source.to_string(), "the actor system did not come up within 1 ms");
+        drop(tx);
+    }
+
+    #[test]
+    fn a_thread_that_stops_before_coming_up_is_a_start_error_with_its_cause() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        drop(tx);
+        let err = wait_started(&rx, DEFAULT_START_TIMEOUT).unwrap_err();
+        assert!(matches!(&err, BuildError::Start(cause) if cause.kind() == io::ErrorKind::Other));
+        assert!(err.source().is_some());
+    }
+
+    #[cfg(feature = "prometheus")]
+    #[test]
+    fn the_registry_holds_a_collector_of_the_refreshers_roles() {
+        let refresher = Refresher::builder().start().unwrap();
+        let registry = refresher.prometheus_registry().unwrap();
+        // No roles, no series: the registry prunes the empty families.
+        assert_eq!(crate::metrics::render(&registry).unwrap(), "");
+        // The same series again are refused.
+        assert!(
+            registry
+                .register(Box::new(PrometheusCollector::new(&refresher)))
+                .is_err()
+        );
+        refresher
+            .add_role("app", crate::sources::StaticSource::new(example()))
+            .unwrap();
+        let text = crate::metrics::render(&registry).unwrap();
+        assert!(
+            text.contains("credrefresh_role_info{role=\"app\",source=\"static\"} 1"),
+            "{text}"
+        );
+    }
+
+    #[cfg(feature = "prometheus")]
+    fn example() -> crate::credentials::Credentials {
+        crate::credentials::Credentials::new("AKIDEXAMPLE", "example-secret", std::time::SystemTime::UNIX_EPOCH)
+            .unwrap()
     }
 }

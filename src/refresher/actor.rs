@@ -15,13 +15,14 @@ use std::time::{Duration, SystemTime};
 
 use actix::prelude::*;
 
+use super::spec::{ClockAndRandom, RoleSpec};
 use crate::backoff::Backoff;
 use crate::clock::format_rfc3339;
+use crate::credentials::Credentials;
 use crate::error::{ErrorClass, SourceError};
 use crate::handle::{CredentialsState, LastError, RefreshEventKind, Shared, Snapshot};
 use crate::metrics::RoleMetrics;
 use crate::policy::{EXPIRED_STRICT_WARNING, EXTENSION_WARNING};
-use crate::refresher::{RoleSpec, Runtime};
 use crate::source::FetchContext;
 
 /// Told to the supervisor when a refresher actor is dropped, for whatever
@@ -29,15 +30,15 @@ use crate::source::FetchContext;
 /// task, and this notice is how the supervisor learns of it.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct ChildExited {
-    pub(crate) role: Arc<str>,
-    pub(crate) id: u64,
+pub(super) struct ChildExited {
+    pub(super) role: Arc<str>,
+    pub(super) id: u64,
 }
 
 /// Asks a refresher to stop (role removed, or shutdown).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct Stop;
+pub(super) struct Stop;
 
 struct ExitNotice {
     role: Arc<str>,
@@ -56,9 +57,9 @@ impl Drop for ExitNotice {
     }
 }
 
-pub(crate) struct RefresherActor {
+pub(super) struct RefresherActor {
     spec: RoleSpec,
-    runtime: Runtime,
+    injected: ClockAndRandom,
     metrics: RoleMetrics,
     backoff: Option<Backoff>,
     refresh_timer: Option<SpawnHandle>,
@@ -69,7 +70,12 @@ pub(crate) struct RefresherActor {
 }
 
 impl RefresherActor {
-    pub(crate) fn new(id: u64, spec: RoleSpec, runtime: Runtime, supervisor: Option<Recipient<ChildExited>>) -> Self {
+    pub(super) fn new(
+        id: u64,
+        spec: RoleSpec,
+        injected: ClockAndRandom,
+        supervisor: Option<Recipient<ChildExited>>,
+    ) -> Self {
         let metrics = RoleMetrics::new(spec.shared.clone());
         let invalidations_seen = spec.shared.invalidations.load(Ordering::Relaxed);
         Self {
@@ -79,7 +85,7 @@ impl RefresherActor {
                 supervisor,
             },
             spec,
-            runtime,
+            injected,
             metrics,
             backoff: None,
             refresh_timer: None,
@@ -94,7 +100,7 @@ impl RefresherActor {
     }
 
     fn now(&self) -> SystemTime {
-        self.runtime.clock.now()
+        self.injected.clock.now()
     }
 
     fn schedule_refresh(&mut self, at: SystemTime, ctx: &mut Context<Self>) {
@@ -132,7 +138,7 @@ impl RefresherActor {
         }
         self.in_flight = true;
         let source = self.spec.source.clone();
-        let fetch_ctx = FetchContext::new(self.spec.name.clone(), self.runtime.clock.clone());
+        let fetch_ctx = FetchContext::new(self.spec.name.clone(), self.injected.clock.clone());
         let timeout = self.spec.policy.fetch_timeout_value();
         let started = self.now();
         let fetch = async move {
@@ -159,13 +165,13 @@ impl RefresherActor {
         }));
     }
 
-    fn on_success(&mut self, credentials: crate::Credentials, took: Duration, ctx: &mut Context<Self>) {
+    fn on_success(&mut self, credentials: Credentials, took: Duration, ctx: &mut Context<Self>) {
         let now = self.now();
         let previous = self.shared().snapshot.load_full();
         let next_refresh = self
             .spec
             .policy
-            .refresh_at(now, credentials.expiry(), &*self.runtime.random);
+            .refresh_at(now, credentials.expiry(), &*self.injected.random);
         let mut events = vec![RefreshEventKind::Refreshed {
             expiry: credentials.expiry(),
         }];
@@ -195,7 +201,7 @@ impl RefresherActor {
         };
         let snapshot = Snapshot {
             source,
-            credentials: Some(Arc::new(credentials)),
+            credentials: Some(credentials),
             state: CredentialsState::Fresh,
             last_success: Some(now),
             next_refresh: Some(next_refresh),
@@ -212,7 +218,7 @@ impl RefresherActor {
         let now = self.now();
         let class = error.class();
         let policy = &self.spec.policy;
-        let random = &*self.runtime.random;
+        let random = &*self.injected.random;
         let delay = if class.retry_can_help() {
             self.backoff
                 .get_or_insert_with(|| Backoff::new(*policy.backoff_config()))
@@ -258,10 +264,10 @@ impl RefresherActor {
         match self
             .spec
             .policy
-            .extend(now, credentials.expiry(), &*self.runtime.random)
+            .extend(now, credentials.expiry(), &*self.injected.random)
         {
             Some(until) => {
-                snapshot.credentials = Some(Arc::new((*credentials).clone().with_expiry(until)));
+                snapshot.credentials = Some(credentials.with_expiry(until));
                 snapshot.state = CredentialsState::Extended;
                 snapshot.extensions += 1;
                 tracing::warn!(
