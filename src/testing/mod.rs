@@ -112,6 +112,8 @@ mod record;
 mod server;
 mod state;
 mod sts;
+#[cfg(test)]
+mod tests;
 mod wire;
 
 use std::fmt;
