@@ -83,7 +83,8 @@
 //!   TTL is over.
 //! - A client has [`DEFAULT_READ_TIMEOUT`] (see
 //!   [`EmulatorBuilder::read_timeout`]) to send a request's headers, and as
-//!   long again for its body, else the connection is closed; a body over
+//!   long again for its body, else the connection is closed; a keep-alive
+//!   connection idle that long is closed too. A body over
 //!   [`MAX_REQUEST_BODY`] bytes gets `413`.
 //!
 //! # Clock skew
@@ -154,8 +155,8 @@ pub const DEFAULT_ISSUED_HISTORY: usize = 1024;
 /// 4,096 (each set of credentials issues two, each IMDS token one).
 pub const DEFAULT_SECRET_HISTORY: usize = 4096;
 /// Default time a client has to send a request's headers, and then its
-/// body, before the connection is closed: 30 seconds (hyper's own default
-/// for headers).
+/// body, before the connection is closed (and the longest a keep-alive
+/// connection may sit idle): 30 seconds, hyper's own default for headers.
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How far the time a request was signed (`X-Amz-Date`) may be from STS's
 /// clock when a [clock skew](EmulatorBuilder::clock_skew) is set: 15
@@ -480,8 +481,9 @@ impl EmulatorBuilder {
     }
 
     /// How long a client has to send a request's headers, and then as long
-    /// for its body, before the connection is closed. Defaults to
-    /// [`DEFAULT_READ_TIMEOUT`].
+    /// for its body, before the connection is closed; a keep-alive
+    /// connection idle this long between requests is closed too. Defaults
+    /// to [`DEFAULT_READ_TIMEOUT`].
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
         self.read_timeout = Some(timeout);
         self

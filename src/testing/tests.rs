@@ -177,6 +177,16 @@ async fn a_client_that_stops_mid_headers_or_mid_body_is_cut_off() {
         .unwrap();
     wait_for_close(&mut half_body).await;
 
+    // A keep-alive connection left idle after an answer is closed too.
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    idle.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 404");
+    wait_for_close(&mut idle).await;
+
     // A client that sends its request in time is served.
     let mut whole = tokio::net::TcpStream::connect(&addr).await.unwrap();
     whole
