@@ -80,7 +80,8 @@
 //!   `GetSessionToken`) are kept while the credentials are valid and
 //!   dropped when they expire: an expired key is then unknown
 //!   (`InvalidClientTokenId`). IMDS session tokens are dropped when their
-//!   TTL is over.
+//!   TTL is over. The unique IDs of the last 4,096 roles assumed are
+//!   remembered (an older role seen again gets a new `AROA…` ID).
 //! - A client has [`DEFAULT_READ_TIMEOUT`] (see
 //!   [`EmulatorBuilder::read_timeout`]) to send a request's headers, and as
 //!   long again for its body, else the connection is closed; a keep-alive

@@ -12,6 +12,10 @@ use super::record::{Issued, RecordedRequest};
 use super::wire::{base64ish, hex, upper_alnum};
 use crate::clock::Clock;
 
+/// How many role IDs are remembered: a role first seen after this many
+/// others pushes out the oldest (which gets a new ID if seen again).
+pub(crate) const MAX_ROLE_IDS: usize = 4096;
+
 /// How far in the past [`Fault::ExpiredCredentials`] puts `Expiration`.
 pub(crate) const EXPIRED_BY: Duration = Duration::from_secs(300);
 
@@ -169,6 +173,9 @@ struct State {
     imds_tokens: Expiring<()>,
     /// Stable unique IDs of the roles seen, by role ARN.
     role_ids: HashMap<String, String>,
+    /// The role ARNs of `role_ids`, oldest first, to drop the oldest past
+    /// [`MAX_ROLE_IDS`].
+    role_order: VecDeque<String>,
 }
 
 /// Everything the server and the [`Emulator`](super::Emulator) share.
@@ -202,6 +209,7 @@ impl Shared {
                 secrets,
                 imds_tokens: Expiring::default(),
                 role_ids: HashMap::new(),
+                role_order: VecDeque::new(),
             }),
         }
     }
@@ -306,7 +314,11 @@ impl Shared {
         let expiration = if expired {
             now.checked_sub(EXPIRED_BY).unwrap_or(SystemTime::UNIX_EPOCH)
         } else {
-            now + lifetime
+            // A lifetime past the end of `SystemTime` is cut to a century
+            // (never a panic); formatting clamps what it cannot write.
+            now.checked_add(lifetime)
+                .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+                .unwrap_or(now)
         };
         let fresh = Fresh {
             access_key_id: format!("ASIA{}", upper_alnum(16)),
@@ -335,13 +347,22 @@ impl Shared {
         self.lock().principals.get(now, access_key_id).cloned()
     }
 
-    /// The unique ID of the role `role_arn` (`AROA…`), the same every time.
+    /// The unique ID of the role `role_arn` (`AROA…`), the same every time
+    /// while it is among the last [`MAX_ROLE_IDS`] roles seen.
     pub(crate) fn role_id(&self, role_arn: &str) -> String {
-        self.lock()
-            .role_ids
-            .entry(role_arn.to_string())
-            .or_insert_with(|| format!("AROA{}", upper_alnum(17)))
-            .clone()
+        let mut state = self.lock();
+        if let Some(id) = state.role_ids.get(role_arn) {
+            return id.clone();
+        }
+        if state.role_order.len() >= MAX_ROLE_IDS
+            && let Some(oldest) = state.role_order.pop_front()
+        {
+            state.role_ids.remove(&oldest);
+        }
+        let id = format!("AROA{}", upper_alnum(17));
+        state.role_ids.insert(role_arn.to_string(), id.clone());
+        state.role_order.push_back(role_arn.to_string());
+        id
     }
 
     /// Issues an IMDS session token valid for `ttl` (already expired if `expired`).

@@ -138,6 +138,33 @@ fn expired_principals_and_imds_tokens_are_dropped() {
     assert_eq!(emulator.issued_count(), 102);
 }
 
+#[test]
+fn role_ids_are_stable_and_bounded() {
+    let emulator = Emulator::start().unwrap();
+    let shared = &emulator.shared;
+    let first = shared.role_id("arn:aws:iam::123456789012:role/first");
+    assert_eq!(shared.role_id("arn:aws:iam::123456789012:role/first"), first);
+    for i in 0..super::state::MAX_ROLE_IDS {
+        shared.role_id(&format!("arn:aws:iam::123456789012:role/r{i}"));
+    }
+    // The oldest was pushed out: seen again, it gets a new ID.
+    assert_ne!(shared.role_id("arn:aws:iam::123456789012:role/first"), first);
+}
+
+#[test]
+fn a_lifetime_past_the_end_of_time_does_not_panic() {
+    let emulator = Emulator::builder().credential_lifetime(Duration::MAX).start().unwrap();
+    let principal = Principal {
+        arn: "arn:aws:sts::123456789012:assumed-role/r/s".to_string(),
+        user_id: "AROAEXAMPLE:s".to_string(),
+    };
+    let fresh = emulator.shared.issue(Call::AssumeRole, principal, None, false);
+    assert!(fresh.expiration > emulator.shared.now());
+    emulator.set_clock_skew(i64::MAX);
+    emulator.set_clock_skew(i64::MIN);
+    let _ = emulator.shared.now();
+}
+
 /// Reads until the server closes the connection, which must happen within
 /// 5 s: long after the 300 ms read timeout the tests set, long before the
 /// 30 s default.
