@@ -61,7 +61,48 @@
 //!   `Provider`; otherwise fixed placeholder values are used.
 //! - The container role is the IMDS role, [`Emulator::imds_role_name`].
 //! - Time comes from a [`Clock`] (the system clock unless
-//!   [`EmulatorBuilder::clock`] says otherwise).
+//!   [`EmulatorBuilder::clock`] says otherwise), moved by the
+//!   [clock skew](#clock-skew) if one is set.
+//!
+//! # Memory and time limits
+//!
+//! The emulator can run for days (the demo server does) in bounded memory:
+//!
+//! - [`Emulator::requests`] keeps the last
+//!   [`DEFAULT_REQUEST_HISTORY`] requests of each call,
+//!   [`Emulator::issued`] the last [`DEFAULT_ISSUED_HISTORY`] credentials
+//!   and [`Emulator::issued_secrets`] the last [`DEFAULT_SECRET_HISTORY`]
+//!   secrets (see the builder's `*_history` settings). When one is full,
+//!   the oldest record is dropped first. The counts stay exact:
+//!   [`Emulator::count`] and [`Emulator::issued_count`] count everything
+//!   since start.
+//! - The principals of issued keys (for `GetCallerIdentity` and
+//!   `GetSessionToken`) are kept while the credentials are valid and
+//!   dropped when they expire: an expired key is then unknown
+//!   (`InvalidClientTokenId`). IMDS session tokens are dropped when their
+//!   TTL is over. The unique IDs of the last 4,096 roles assumed are
+//!   remembered (an older role seen again gets a new `AROA…` ID).
+//! - A client has [`DEFAULT_READ_TIMEOUT`] (see
+//!   [`EmulatorBuilder::read_timeout`]) to send a request's headers, and as
+//!   long again for its body, else the connection is closed; a keep-alive
+//!   connection idle that long is closed too. A body over
+//!   [`MAX_REQUEST_BODY`] bytes gets `413`.
+//!
+//! # Clock skew
+//!
+//! [`EmulatorBuilder::clock_skew`] (and [`Emulator::set_clock_skew`], at
+//! run time) moves the emulator's clock ahead of (or behind) its [`Clock`]
+//! by a signed number of seconds, to test a client whose clock is wrong.
+//! The skewed time is the emulator's time everywhere: the `Date` header of
+//! every answer (always sent, IMF-fixdate as RFC 7231 says, from the
+//! emulator's clock, skewed or not), credential expirations, `LastUpdated`
+//! and IMDS token TTLs. Once a skew is set (zero included), STS also checks
+//! the time a request was signed as AWS does: an `X-Amz-Date` (or `Date`)
+//! more than [`SIGNATURE_TIME_TOLERANCE`] from its clock gets
+//! `403 SignatureDoesNotMatch`, "Signature expired: … is now earlier than …
+//! (… - 15 min.)" or "Signature not yet current: … is still later than …
+//! (… + 15 min.)". Without a skew set that check is off, so requests
+//! written by hand with a fixed date keep working.
 //!
 //! Nothing is logged but request lines, calls and fault names: no header,
 //! parameter or body value, so no secret, reaches the logs.
@@ -73,6 +114,8 @@ mod record;
 mod server;
 mod state;
 mod sts;
+#[cfg(test)]
+mod tests;
 mod wire;
 
 use std::fmt;
@@ -102,6 +145,27 @@ pub const DEFAULT_IMDS_V1_ALLOWED: bool = false;
 pub const DEFAULT_ECS_AUTH_TOKEN: &str = "credrefresh-emulator-container-authorization-token";
 /// Default address: 127.0.0.1 on a port the system picks.
 pub const DEFAULT_BIND: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+/// Default number of requests kept per [`Call`] for [`Emulator::requests`]:
+/// the last 1,024 (older ones are dropped first; [`Emulator::count`] stays
+/// exact).
+pub const DEFAULT_REQUEST_HISTORY: usize = 1024;
+/// Default number of issued credentials kept for [`Emulator::issued`]: the
+/// last 1,024 ([`Emulator::issued_count`] stays exact).
+pub const DEFAULT_ISSUED_HISTORY: usize = 1024;
+/// Default number of secrets kept for [`Emulator::issued_secrets`]: the last
+/// 4,096 (each set of credentials issues two, each IMDS token one).
+pub const DEFAULT_SECRET_HISTORY: usize = 4096;
+/// Default time a client has to send a request's headers, and then its
+/// body, before the connection is closed (and the longest a keep-alive
+/// connection may sit idle): 30 seconds, hyper's own default for headers.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How far the time a request was signed (`X-Amz-Date`) may be from STS's
+/// clock when a [clock skew](EmulatorBuilder::clock_skew) is set: 15
+/// minutes, as AWS allows.
+pub const SIGNATURE_TIME_TOLERANCE: Duration = Duration::from_secs(15 * 60);
+/// The largest request body read, in bytes; a larger one gets
+/// `413 Payload Too Large`.
+pub const MAX_REQUEST_BODY: usize = 1024 * 1024;
 
 /// A local AWS credentials emulator (STS, IMDS, ECS/EKS) on a loopback port.
 /// Dropping it stops it.
@@ -218,22 +282,47 @@ impl Emulator {
         self.shared.set_lifetime(lifetime);
     }
 
-    /// How many requests of `call` arrived, faulted ones included.
+    /// Moves the emulator's clock `seconds` ahead of its [`Clock`]
+    /// (behind, when negative) from now on, and turns on STS's check of the
+    /// time requests were signed. See [Clock skew](self#clock-skew).
+    pub fn set_clock_skew(&self, seconds: i64) {
+        self.shared.set_skew(seconds);
+    }
+
+    /// The clock skew, in seconds (0 unless set).
+    pub fn clock_skew(&self) -> i64 {
+        self.shared.skew()
+    }
+
+    /// How many requests of `call` arrived since start, faulted ones
+    /// included: exact, however many [`requests`](Self::requests) keeps.
     pub fn count(&self, call: Call) -> usize {
         self.shared.count(call)
     }
 
-    /// The requests of `call`, in arrival order, faulted ones included.
+    /// The last requests of `call` (at most
+    /// [`EmulatorBuilder::request_history`], [`DEFAULT_REQUEST_HISTORY`]
+    /// unless set), in arrival order, faulted ones included.
     pub fn requests(&self, call: Call) -> Vec<RecordedRequest> {
         self.shared.requests(call)
     }
 
-    /// Every set of credentials issued, in order (no secrets).
+    /// The last sets of credentials issued (at most
+    /// [`EmulatorBuilder::issued_history`], [`DEFAULT_ISSUED_HISTORY`]
+    /// unless set), in order (no secrets).
     pub fn issued(&self) -> Vec<Issued> {
         self.shared.issued()
     }
 
-    /// Every secret issued: secret access keys, session tokens and IMDS
+    /// How many sets of credentials were issued since start: exact, however
+    /// many [`issued`](Self::issued) keeps.
+    pub fn issued_count(&self) -> usize {
+        self.shared.issued_count()
+    }
+
+    /// The last secrets issued (at most
+    /// [`EmulatorBuilder::secret_history`], [`DEFAULT_SECRET_HISTORY`]
+    /// unless set), in order: secret access keys, session tokens and IMDS
     /// session tokens, for scanning logs and outputs for leaks. (The
     /// container token is configured, not issued: see
     /// [`ecs_auth_token`](Self::ecs_auth_token).)
@@ -256,6 +345,7 @@ impl fmt::Debug for Emulator {
             .field("account_id", &self.shared.config.account_id)
             .field("imds_role_name", &self.shared.config.role_name)
             .field("imds_v1_allowed", &self.shared.config.imds_v1_allowed)
+            .field("clock_skew", &self.shared.skew())
             .finish_non_exhaustive()
     }
 }
@@ -284,6 +374,11 @@ pub struct EmulatorBuilder {
     ecs_auth_token: Option<String>,
     bind: Option<SocketAddr>,
     clock: Option<Arc<dyn Clock>>,
+    clock_skew: Option<i64>,
+    request_history: Option<usize>,
+    issued_history: Option<usize>,
+    secret_history: Option<usize>,
+    read_timeout: Option<Duration>,
 }
 
 /// The container token is redacted.
@@ -297,6 +392,11 @@ impl fmt::Debug for EmulatorBuilder {
             .field("ecs_auth_token", &self.ecs_auth_token.as_ref().map(|_| REDACTED))
             .field("bind", &self.bind)
             .field("clock", &self.clock)
+            .field("clock_skew", &self.clock_skew)
+            .field("request_history", &self.request_history)
+            .field("issued_history", &self.issued_history)
+            .field("secret_history", &self.secret_history)
+            .field("read_timeout", &self.read_timeout)
             .finish()
     }
 }
@@ -350,6 +450,46 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Runs the emulator's clock `seconds` ahead of the [`clock`](Self::clock)
+    /// (behind, when negative), and turns on STS's check of the time
+    /// requests were signed. Defaults to no skew and no check; change it at
+    /// run time with [`Emulator::set_clock_skew`]. See
+    /// [Clock skew](self#clock-skew).
+    pub fn clock_skew(mut self, seconds: i64) -> Self {
+        self.clock_skew = Some(seconds);
+        self
+    }
+
+    /// How many requests of each call [`Emulator::requests`] keeps (the
+    /// oldest are dropped first). Defaults to [`DEFAULT_REQUEST_HISTORY`].
+    pub fn request_history(mut self, capacity: usize) -> Self {
+        self.request_history = Some(capacity);
+        self
+    }
+
+    /// How many issued credentials [`Emulator::issued`] keeps (the oldest
+    /// are dropped first). Defaults to [`DEFAULT_ISSUED_HISTORY`].
+    pub fn issued_history(mut self, capacity: usize) -> Self {
+        self.issued_history = Some(capacity);
+        self
+    }
+
+    /// How many secrets [`Emulator::issued_secrets`] keeps (the oldest are
+    /// dropped first). Defaults to [`DEFAULT_SECRET_HISTORY`].
+    pub fn secret_history(mut self, capacity: usize) -> Self {
+        self.secret_history = Some(capacity);
+        self
+    }
+
+    /// How long a client has to send a request's headers, and then as long
+    /// for its body, before the connection is closed; a keep-alive
+    /// connection idle this long between requests is closed too. Defaults
+    /// to [`DEFAULT_READ_TIMEOUT`].
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
+    }
+
     /// Binds the port and starts serving on a new thread; returns once
     /// requests are accepted.
     ///
@@ -357,8 +497,8 @@ impl EmulatorBuilder {
     /// [`io::ErrorKind::InvalidInput`] for a bind address that is not
     /// loopback, an account ID that is not 12 digits, a role name that is
     /// not 1–64 characters of `[\w+=,.@-]`, or a container token that is
-    /// empty or not printable ASCII; otherwise the error of binding the
-    /// port or of starting the thread.
+    /// empty or not printable ASCII, a history of 0, or a read timeout of 0;
+    /// otherwise the error of binding the port or of starting the thread.
     pub fn start(self) -> io::Result<Emulator> {
         let invalid = |reason: String| io::Error::new(io::ErrorKind::InvalidInput, reason);
         let bind = self.bind.unwrap_or(DEFAULT_BIND);
@@ -393,6 +533,16 @@ impl EmulatorBuilder {
                 "the container authorization token must be non-empty printable ASCII".to_string(),
             ));
         }
+        let request_history = self.request_history.unwrap_or(DEFAULT_REQUEST_HISTORY);
+        let issued_history = self.issued_history.unwrap_or(DEFAULT_ISSUED_HISTORY);
+        let secret_history = self.secret_history.unwrap_or(DEFAULT_SECRET_HISTORY);
+        if request_history == 0 || issued_history == 0 || secret_history == 0 {
+            return Err(invalid("a history must keep at least one record".to_string()));
+        }
+        let read_timeout = self.read_timeout.unwrap_or(DEFAULT_READ_TIMEOUT);
+        if read_timeout.is_zero() {
+            return Err(invalid("the read timeout must be longer than zero".to_string()));
+        }
         let config = Config {
             account_id,
             role_name,
@@ -401,10 +551,14 @@ impl EmulatorBuilder {
             instance_id: state::instance_id(),
             task_id: wire::hex(32),
             user_id: format!("AIDA{}", wire::upper_alnum(17)),
+            request_history,
+            issued_history,
+            secret_history,
+            read_timeout,
         };
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let lifetime = self.credential_lifetime.unwrap_or(DEFAULT_CREDENTIAL_LIFETIME);
-        let shared = Arc::new(Shared::new(config, clock, lifetime));
+        let shared = Arc::new(Shared::new(config, clock, lifetime, self.clock_skew));
         let server = Server::start(bind, shared.clone())?;
         tracing::debug!(target: "credrefresh::testing", addr = %server.addr(), "emulator: listening");
         Ok(Emulator { shared, server })

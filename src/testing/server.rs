@@ -12,23 +12,20 @@ use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use http::header::CONTENT_LENGTH;
+use http::header::{CONTENT_LENGTH, DATE};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body, Bytes, Frame, SizeHint};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::oneshot;
 
 use super::faults::{Call, Fault, Protocol};
 use super::record::RecordedRequest;
 use super::state::Shared;
-use super::wire::{Incoming, Reply, html_500};
-use super::{ecs, imds, sts};
-
-/// The largest request body read; larger ones get 413.
-const MAX_REQUEST_BODY: usize = 1024 * 1024;
+use super::wire::{Incoming, Reply, html_500, http_date};
+use super::{MAX_REQUEST_BODY, ecs, imds, sts};
 
 /// The running server: dropping it stops the server and joins its thread.
 #[derive(Debug)]
@@ -131,8 +128,13 @@ async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>, mut
 }
 
 async fn serve_connection(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
+    let read_timeout = shared.config.read_timeout;
     let service = service_fn(move |req| respond(shared.clone(), req));
+    // The timer makes hyper close a connection whose request headers do not
+    // arrive within the read timeout (a slow or stuck client).
     if let Err(e) = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(read_timeout)
         .serve_connection(TokioIo::new(stream), service)
         .await
     {
@@ -278,14 +280,31 @@ async fn respond(
     shared: Arc<Shared>,
     req: Request<hyper::body::Incoming>,
 ) -> Result<Response<EmuBody>, DropConnection> {
+    let mut response = answer(&shared, req).await?;
+    // The emulator's (possibly skewed) time, in place of hyper's own `Date`.
+    if let Some(date) = http_date(shared.now()).and_then(|d| HeaderValue::from_str(&d).ok()) {
+        response.headers_mut().insert(DATE, date);
+    }
+    Ok(response)
+}
+
+async fn answer(
+    shared: &Arc<Shared>,
+    req: Request<hyper::body::Incoming>,
+) -> Result<Response<EmuBody>, DropConnection> {
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+    let read = tokio::time::timeout(
+        shared.config.read_timeout,
+        Limited::new(body, MAX_REQUEST_BODY).collect(),
+    );
+    let body = match read.await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
             let reply = Reply::new(StatusCode::PAYLOAD_TOO_LARGE, "text/plain", "Request body too large");
             return Ok(into_response(reply, false));
         }
-        Err(_) => return Err(DropConnection),
+        // A body that failed, or did not arrive within the read timeout.
+        Ok(Err(_)) | Err(_) => return Err(DropConnection),
     };
     let req = Incoming {
         params: parse_params(parts.uri.query(), &parts.headers, &body),
@@ -324,20 +343,20 @@ async fn respond(
 
     let protocol = call.protocol();
     let (reply, cut) = match fault {
-        None => (serve(&shared, call, &req, false), false),
+        None => (serve(shared, call, &req, false), false),
         Some(Fault::Delay(delay)) => {
             tokio::time::sleep(delay).await;
-            (serve(&shared, call, &req, false), false)
+            (serve(shared, call, &req, false), false)
         }
         Some(Fault::Hang) => match std::future::pending::<Infallible>().await {},
         Some(Fault::DropConnection) => return Err(DropConnection),
-        Some(Fault::TruncatedBody) => (serve(&shared, call, &req, false), true),
-        Some(Fault::ExpiredCredentials) => (serve(&shared, call, &req, true), false),
+        Some(Fault::TruncatedBody) => (serve(shared, call, &req, false), true),
+        Some(Fault::ExpiredCredentials) => (serve(shared, call, &req, true), false),
         Some(Fault::Html500) => (html_500(), false),
         Some(Fault::AwsError { status, code, message }) => {
             let reply = match protocol {
                 Protocol::Sts => sts::error(status, &code, &message),
-                Protocol::Imds => imds::error(&shared, call, status, &code, &message),
+                Protocol::Imds => imds::error(shared, call, status, &code, &message),
                 Protocol::Ecs => ecs::error(status, &code, &message),
             };
             (reply, false)

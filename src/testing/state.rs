@@ -1,7 +1,9 @@
 //! The emulator's shared state: configuration, injected faults, what was
 //! received and what was issued. One mutex, never held across an `.await`.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -9,6 +11,10 @@ use super::faults::{Call, Fault};
 use super::record::{Issued, RecordedRequest};
 use super::wire::{base64ish, hex, upper_alnum};
 use crate::clock::Clock;
+
+/// How many role IDs are remembered: a role first seen after this many
+/// others pushes out the oldest (which gets a new ID if seen again).
+pub(crate) const MAX_ROLE_IDS: usize = 4096;
 
 /// How far in the past [`Fault::ExpiredCredentials`] puts `Expiration`.
 pub(crate) const EXPIRED_BY: Duration = Duration::from_secs(300);
@@ -25,6 +31,14 @@ pub(crate) struct Config {
     pub(crate) task_id: String,
     /// The unique ID of the IAM user behind `GetSessionToken` keys.
     pub(crate) user_id: String,
+    /// How many requests of each call are kept.
+    pub(crate) request_history: usize,
+    /// How many issued credentials are kept.
+    pub(crate) issued_history: usize,
+    /// How many issued secrets are kept.
+    pub(crate) secret_history: usize,
+    /// How long a client has to send a request's headers, then its body.
+    pub(crate) read_timeout: Duration,
 }
 
 /// Who a set of issued credentials acts as.
@@ -42,19 +56,126 @@ pub(crate) struct Fresh {
     pub(crate) expiration: SystemTime,
 }
 
-#[derive(Default)]
+/// Keeps the last `capacity` items pushed, dropping the oldest first, and
+/// counts every item ever pushed.
+pub(crate) struct Ring<T> {
+    items: VecDeque<T>,
+    capacity: usize,
+    total: usize,
+}
+
+impl<T: Clone> Ring<T> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            items: VecDeque::new(),
+            capacity,
+            total: 0,
+        }
+    }
+
+    pub(crate) fn push(&mut self, item: T) {
+        self.total = self.total.saturating_add(1);
+        if self.capacity == 0 {
+            return;
+        }
+        if self.items.len() == self.capacity {
+            self.items.pop_front();
+        }
+        self.items.push_back(item);
+    }
+
+    /// The items kept, oldest first.
+    pub(crate) fn to_vec(&self) -> Vec<T> {
+        self.items.iter().cloned().collect()
+    }
+
+    /// How many items were ever pushed.
+    pub(crate) fn total(&self) -> usize {
+        self.total
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+}
+
+/// Values keyed by a string, each until its expiry time: an expired entry
+/// is dropped at the next insertion or lookup, so the map holds only what
+/// is still valid (and what expired since the last visit).
+pub(crate) struct Expiring<V> {
+    entries: HashMap<String, (V, SystemTime)>,
+    /// Expiry times, soonest first, to drop expired entries without a scan.
+    queue: BinaryHeap<Reverse<(SystemTime, String)>>,
+}
+
+impl<V> Default for Expiring<V> {
+    fn default() -> Self {
+        Self {
+            entries: HashMap::new(),
+            queue: BinaryHeap::new(),
+        }
+    }
+}
+
+impl<V> Expiring<V> {
+    /// Drops every entry whose expiry is at or before `now`.
+    pub(crate) fn prune(&mut self, now: SystemTime) {
+        while let Some(Reverse((expires, _))) = self.queue.peek() {
+            if *expires > now {
+                break;
+            }
+            if let Some(Reverse((expires, key))) = self.queue.pop()
+                && self.entries.get(&key).is_some_and(|(_, e)| *e == expires)
+            {
+                self.entries.remove(&key);
+            }
+        }
+    }
+
+    /// Adds `value` under `key` until `expires` (nothing if already expired).
+    pub(crate) fn insert(&mut self, now: SystemTime, key: String, value: V, expires: SystemTime) {
+        self.prune(now);
+        if expires <= now {
+            return;
+        }
+        self.queue.push(Reverse((expires, key.clone())));
+        self.entries.insert(key, (value, expires));
+    }
+
+    /// The value under `key`, if it has not expired.
+    pub(crate) fn get(&mut self, now: SystemTime, key: &str) -> Option<&V> {
+        self.prune(now);
+        self.entries.get(key).map(|(v, _)| v)
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+        self.queue.clear();
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
 struct State {
     lifetime: Duration,
     scripts: HashMap<Call, VecDeque<Fault>>,
     outages: HashMap<Call, Fault>,
-    requests: HashMap<Call, Vec<RecordedRequest>>,
-    issued: Vec<Issued>,
-    principals: HashMap<String, Principal>,
-    secrets: Vec<String>,
-    /// IMDS session tokens and when each expires.
-    imds_tokens: HashMap<String, SystemTime>,
+    requests: HashMap<Call, Ring<RecordedRequest>>,
+    issued: Ring<Issued>,
+    /// Who each unexpired issued key acts as.
+    principals: Expiring<Principal>,
+    secrets: Ring<String>,
+    /// Unexpired IMDS session tokens.
+    imds_tokens: Expiring<()>,
     /// Stable unique IDs of the roles seen, by role ARN.
     role_ids: HashMap<String, String>,
+    /// The role ARNs of `role_ids`, oldest first, to drop the oldest past
+    /// [`MAX_ROLE_IDS`].
+    role_order: VecDeque<String>,
 }
 
 /// Everything the server and the [`Emulator`](super::Emulator) share.
@@ -62,17 +183,33 @@ struct State {
 pub(crate) struct Shared {
     pub(crate) config: Config,
     clock: Arc<dyn Clock>,
+    /// Seconds the emulator's clock runs ahead of `clock` (negative: behind).
+    skew: AtomicI64,
+    /// Whether STS checks the time a request was signed: on once a skew is set.
+    check_request_time: AtomicBool,
     state: Mutex<State>,
 }
 
 impl Shared {
-    pub(crate) fn new(config: Config, clock: Arc<dyn Clock>, lifetime: Duration) -> Self {
+    pub(crate) fn new(config: Config, clock: Arc<dyn Clock>, lifetime: Duration, skew: Option<i64>) -> Self {
+        let issued = Ring::new(config.issued_history);
+        let secrets = Ring::new(config.secret_history);
         Self {
             config,
             clock,
+            skew: AtomicI64::new(skew.unwrap_or(0)),
+            check_request_time: AtomicBool::new(skew.is_some()),
             state: Mutex::new(State {
                 lifetime,
-                ..State::default()
+                scripts: HashMap::new(),
+                outages: HashMap::new(),
+                requests: HashMap::new(),
+                issued,
+                principals: Expiring::default(),
+                secrets,
+                imds_tokens: Expiring::default(),
+                role_ids: HashMap::new(),
+                role_order: VecDeque::new(),
             }),
         }
     }
@@ -81,16 +218,36 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The emulator's current time.
+    /// The emulator's current time: the clock's, moved by the skew
+    /// (saturating at the ends of `SystemTime`'s range).
     pub(crate) fn now(&self) -> SystemTime {
-        self.clock.now()
+        skewed(self.clock.now(), self.skew.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_skew(&self, seconds: i64) {
+        self.skew.store(seconds, Ordering::Relaxed);
+        self.check_request_time.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn skew(&self) -> i64 {
+        self.skew.load(Ordering::Relaxed)
+    }
+
+    /// Whether STS refuses requests signed too far from its clock.
+    pub(crate) fn checks_request_time(&self) -> bool {
+        self.check_request_time.load(Ordering::Relaxed)
     }
 
     /// Records a request of `call` and takes the fault to apply to it, if
     /// any: the next scripted one first, else the outage.
     pub(crate) fn record(&self, call: Call, request: RecordedRequest) -> Option<Fault> {
+        let capacity = self.config.request_history;
         let mut state = self.lock();
-        state.requests.entry(call).or_default().push(request);
+        state
+            .requests
+            .entry(call)
+            .or_insert_with(|| Ring::new(capacity))
+            .push(request);
         if let Some(fault) = state.scripts.get_mut(&call).and_then(VecDeque::pop_front) {
             return Some(fault);
         }
@@ -114,19 +271,37 @@ impl Shared {
     }
 
     pub(crate) fn count(&self, call: Call) -> usize {
-        self.lock().requests.get(&call).map_or(0, Vec::len)
+        self.lock().requests.get(&call).map_or(0, Ring::total)
     }
 
     pub(crate) fn requests(&self, call: Call) -> Vec<RecordedRequest> {
-        self.lock().requests.get(&call).cloned().unwrap_or_default()
+        self.lock().requests.get(&call).map(Ring::to_vec).unwrap_or_default()
     }
 
     pub(crate) fn issued(&self) -> Vec<Issued> {
-        self.lock().issued.clone()
+        self.lock().issued.to_vec()
+    }
+
+    pub(crate) fn issued_count(&self) -> usize {
+        self.lock().issued.total()
     }
 
     pub(crate) fn issued_secrets(&self) -> Vec<String> {
-        self.lock().secrets.clone()
+        self.lock().secrets.to_vec()
+    }
+
+    /// How many records of each kind are held now: requests (all calls),
+    /// issued credentials, secrets, principals, IMDS tokens.
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> [usize; 5] {
+        let state = self.lock();
+        [
+            state.requests.values().map(Ring::len).sum(),
+            state.issued.len(),
+            state.secrets.len(),
+            state.principals.len(),
+            state.imds_tokens.len(),
+        ]
     }
 
     /// Issues new credentials acting as `principal`. They live for the
@@ -139,7 +314,11 @@ impl Shared {
         let expiration = if expired {
             now.checked_sub(EXPIRED_BY).unwrap_or(SystemTime::UNIX_EPOCH)
         } else {
-            now + lifetime
+            // A lifetime past the end of `SystemTime` is cut to a century
+            // (never a panic); formatting clamps what it cannot write.
+            now.checked_add(lifetime)
+                .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+                .unwrap_or(now)
         };
         let fresh = Fresh {
             access_key_id: format!("ASIA{}", upper_alnum(16)),
@@ -155,22 +334,35 @@ impl Shared {
         });
         state.secrets.push(fresh.secret_access_key.clone());
         state.secrets.push(fresh.session_token.clone());
-        state.principals.insert(fresh.access_key_id.clone(), principal);
+        state
+            .principals
+            .insert(now, fresh.access_key_id.clone(), principal, expiration);
         fresh
     }
 
-    /// Who the issued access key `access_key_id` acts as.
+    /// Who the issued access key `access_key_id` acts as, while its
+    /// credentials have not expired.
     pub(crate) fn principal(&self, access_key_id: &str) -> Option<Principal> {
-        self.lock().principals.get(access_key_id).cloned()
+        let now = self.now();
+        self.lock().principals.get(now, access_key_id).cloned()
     }
 
-    /// The unique ID of the role `role_arn` (`AROA…`), the same every time.
+    /// The unique ID of the role `role_arn` (`AROA…`), the same every time
+    /// while it is among the last [`MAX_ROLE_IDS`] roles seen.
     pub(crate) fn role_id(&self, role_arn: &str) -> String {
-        self.lock()
-            .role_ids
-            .entry(role_arn.to_string())
-            .or_insert_with(|| format!("AROA{}", upper_alnum(17)))
-            .clone()
+        let mut state = self.lock();
+        if let Some(id) = state.role_ids.get(role_arn) {
+            return id.clone();
+        }
+        if state.role_order.len() >= MAX_ROLE_IDS
+            && let Some(oldest) = state.role_order.pop_front()
+        {
+            state.role_ids.remove(&oldest);
+        }
+        let id = format!("AROA{}", upper_alnum(17));
+        state.role_ids.insert(role_arn.to_string(), id.clone());
+        state.role_order.push_back(role_arn.to_string());
+        id
     }
 
     /// Issues an IMDS session token valid for `ttl` (already expired if `expired`).
@@ -183,7 +375,7 @@ impl Shared {
         };
         let token = format!("AQAEA{}==", base64ish(51));
         let mut state = self.lock();
-        state.imds_tokens.insert(token.clone(), expires);
+        state.imds_tokens.insert(now, token.clone(), (), expires);
         state.secrets.push(token.clone());
         token
     }
@@ -191,13 +383,25 @@ impl Shared {
     /// Whether `token` is an IMDS token issued and not yet expired.
     pub(crate) fn imds_token_valid(&self, token: &str) -> bool {
         let now = self.now();
-        self.lock().imds_tokens.get(token).is_some_and(|expires| now < *expires)
+        self.lock().imds_tokens.get(now, token).is_some()
     }
 
     /// Every IMDS token issued so far becomes invalid.
     pub(crate) fn expire_imds_tokens(&self) {
         self.lock().imds_tokens.clear();
     }
+}
+
+/// `t` moved by `seconds` (forward when positive), saturating at the ends
+/// of `SystemTime`'s range.
+pub(crate) fn skewed(t: SystemTime, seconds: i64) -> SystemTime {
+    let by = Duration::from_secs(seconds.unsigned_abs());
+    let moved = if seconds >= 0 {
+        t.checked_add(by)
+    } else {
+        t.checked_sub(by)
+    };
+    moved.unwrap_or(if seconds >= 0 { t } else { SystemTime::UNIX_EPOCH })
 }
 
 /// A fresh instance ID (`i-` and 17 hex digits).

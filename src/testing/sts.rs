@@ -4,9 +4,12 @@ use std::time::Duration;
 
 use http::{Method, StatusCode};
 
+use super::SIGNATURE_TIME_TOLERANCE;
 use super::faults::Call;
 use super::state::{Principal, Shared};
-use super::wire::{Incoming, Reply, base64url_decode, request_id, status, xml};
+use super::wire::{
+    Incoming, Reply, amz_date, base64url_decode, parse_amz_date, parse_http_date, request_id, status, xml,
+};
 use crate::clock::format_rfc3339;
 
 /// The XML namespace of every STS document.
@@ -235,8 +238,10 @@ fn role_arn(value: &str) -> Result<RoleArn<'_>, Reply> {
 
 /// Checks the SigV4 `Authorization` header (or presigned query) the way
 /// STS does before anything else, without verifying the signature, and
-/// returns the access key ID that signed.
-fn signer(req: &Incoming) -> Result<String, Reply> {
+/// returns the access key ID that signed. Once a clock skew is set, the
+/// time of signing must also be within [`SIGNATURE_TIME_TOLERANCE`] of the
+/// emulator's clock.
+fn signer(shared: &Shared, req: &Incoming) -> Result<String, Reply> {
     let has_date = req.header("x-amz-date").is_some() || req.header("date").is_some();
     let credential = if let Some(auth) = req.header("authorization") {
         let Some(fields) = auth.strip_prefix("AWS4-HMAC-SHA256 ") else {
@@ -316,7 +321,68 @@ fn signer(req: &Incoming) -> Result<String, Reply> {
             "Credential should be scoped to correct service: 'sts'. ",
         ));
     }
+    if shared.checks_request_time() {
+        check_request_time(req, shared.now())?;
+    }
     Ok((*akid).to_string())
+}
+
+/// Refuses a request signed more than [`SIGNATURE_TIME_TOLERANCE`] away
+/// from `now`, with real STS's error and messages.
+fn check_request_time(req: &Incoming, now: std::time::SystemTime) -> Result<(), Reply> {
+    let (raw, signed) = if req.header("authorization").is_some() {
+        match req.header("x-amz-date") {
+            Some(raw) => (raw, parse_amz_date(raw.trim())),
+            None => {
+                let raw = req.header("date").unwrap_or_default();
+                (raw, parse_http_date(raw))
+            }
+        }
+    } else {
+        let raw = req.param("X-Amz-Date").unwrap_or_default();
+        (raw, parse_amz_date(raw.trim()))
+    };
+    let Some(signed) = signed else {
+        return Err(error(
+            400,
+            "IncompleteSignature",
+            &format!(
+                "Date must be in ISO-8601 'basic format'. Got '{}'. See http://en.wikipedia.org/wiki/ISO_8601",
+                raw.chars().take(64).collect::<String>()
+            ),
+        ));
+    };
+    let basic = |t: std::time::SystemTime| amz_date(t).unwrap_or_default();
+    let minutes = SIGNATURE_TIME_TOLERANCE.as_secs() / 60;
+    if let Some(earliest) = now.checked_sub(SIGNATURE_TIME_TOLERANCE)
+        && signed < earliest
+    {
+        return Err(error(
+            403,
+            "SignatureDoesNotMatch",
+            &format!(
+                "Signature expired: {} is now earlier than {} ({} - {minutes} min.)",
+                basic(signed),
+                basic(earliest),
+                basic(now)
+            ),
+        ));
+    }
+    if let Some(latest) = now.checked_add(SIGNATURE_TIME_TOLERANCE)
+        && signed > latest
+    {
+        return Err(error(
+            403,
+            "SignatureDoesNotMatch",
+            &format!(
+                "Signature not yet current: {} is still later than {} ({} + {minutes} min.)",
+                basic(signed),
+                basic(latest),
+                basic(now)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn credentials_xml(fresh: &super::state::Fresh) -> String {
@@ -377,7 +443,7 @@ fn packed_policy_size(req: &Incoming) -> Result<Option<usize>, Reply> {
 }
 
 fn assume_role(shared: &Shared, req: &Incoming, expired: bool) -> Result<Reply, Reply> {
-    signer(req)?;
+    signer(shared, req)?;
     let arn = required(req, "RoleArn")?;
     let session = required(req, "RoleSessionName")?;
     let role = role_arn(arn)?;
@@ -405,7 +471,7 @@ fn assume_role(shared: &Shared, req: &Incoming, expired: bool) -> Result<Reply, 
 }
 
 fn get_session_token(shared: &Shared, req: &Incoming, expired: bool) -> Result<Reply, Reply> {
-    let signer = signer(req)?;
+    let signer = signer(shared, req)?;
     if shared.principal(&signer).is_some() {
         return Err(error(
             403,
@@ -517,7 +583,7 @@ fn assume_role_with_web_identity(shared: &Shared, req: &Incoming, expired: bool)
 }
 
 fn get_caller_identity(shared: &Shared, req: &Incoming) -> Result<Reply, Reply> {
-    let signer = signer(req)?;
+    let signer = signer(shared, req)?;
     let Some(principal) = shared.principal(&signer) else {
         return Err(error(
             403,

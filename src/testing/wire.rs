@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
 
 use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
@@ -69,6 +70,106 @@ pub(crate) fn html_500() -> Reply {
         "<html>\r\n<head><title>500 Internal Server Error</title></head>\r\n<body>\r\n\
          <center><h1>500 Internal Server Error</h1></center>\r\n</body>\r\n</html>\r\n",
     )
+}
+
+/// `t` as a UTC date-time, whole seconds; `None` outside what `time` can
+/// represent.
+fn utc(t: SystemTime) -> Option<time::OffsetDateTime> {
+    let secs = match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).ok()?,
+        Err(e) => i64::try_from(e.duration().as_secs()).ok()?.checked_neg()?,
+    };
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .filter(|t| (0..=9999).contains(&t.year()))
+}
+
+/// `t` as an HTTP date (IMF-fixdate, RFC 7231): `Mon, 30 Nov 2026 02:00:00
+/// GMT`. `None` outside years 0–9999.
+pub(crate) fn http_date(t: SystemTime) -> Option<String> {
+    let t = utc(t)?;
+    let weekday = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][usize::from(t.weekday().number_days_from_monday())];
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][usize::from(u8::from(t.month()) - 1)];
+    Some(format!(
+        "{weekday}, {:02} {month} {:04} {:02}:{:02}:{:02} GMT",
+        t.day(),
+        t.year(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    ))
+}
+
+/// `t` in SigV4's ISO 8601 basic form, `20261130T020000Z`. `None` outside
+/// years 0–9999.
+pub(crate) fn amz_date(t: SystemTime) -> Option<String> {
+    let t = utc(t)?;
+    Some(format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    ))
+}
+
+/// Parses SigV4's `20261130T020000Z`; `None` if it is not that form.
+pub(crate) fn parse_amz_date(text: &str) -> Option<SystemTime> {
+    let b = text.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
+        let part = text.get(range)?;
+        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+    };
+    let year = i32::try_from(digits(0..4)?).ok()?;
+    let month = time::Month::try_from(u8::try_from(digits(4..6)?).ok()?).ok()?;
+    let day = u8::try_from(digits(6..8)?).ok()?;
+    let date = time::Date::from_calendar_date(year, month, day).ok()?;
+    let clock = time::Time::from_hms(
+        u8::try_from(digits(9..11)?).ok()?,
+        u8::try_from(digits(11..13)?).ok()?,
+        u8::try_from(digits(13..15)?).ok()?,
+    )
+    .ok()?;
+    let secs = date.with_time(clock).assume_utc().unix_timestamp();
+    let magnitude = Duration::from_secs(secs.unsigned_abs());
+    if secs >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(magnitude)
+    } else {
+        SystemTime::UNIX_EPOCH.checked_sub(magnitude)
+    }
+}
+
+/// Parses an HTTP date in IMF-fixdate form; `None` otherwise.
+pub(crate) fn parse_http_date(text: &str) -> Option<SystemTime> {
+    // "Mon, 30 Nov 2026 02:00:00 GMT"
+    let rest = text.trim().get(5..)?;
+    let mut parts = rest.split(' ');
+    let (Some(day), Some(month), Some(year), Some(hms), Some("GMT"), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = months.iter().position(|m| *m == month)? + 1;
+    let hms = hms.replace(':', "");
+    if day.len() != 2 || year.len() != 4 || hms.len() != 6 {
+        return None;
+    }
+    parse_amz_date(&format!("{year}{month:02}{day}T{hms}Z"))
 }
 
 /// Characters of base64, the alphabet of secrets and tokens.
@@ -159,6 +260,31 @@ mod tests {
         assert_eq!(base64url_decode("aGk=").unwrap(), b"hi");
         assert_eq!(base64url_decode("").unwrap(), b"");
         assert!(base64url_decode("not base64!").is_none());
+    }
+
+    #[test]
+    fn dates_have_the_http_and_sigv4_forms() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_004_000); // 2026-11-30T02:00:00Z
+        assert_eq!(http_date(t).unwrap(), "Mon, 30 Nov 2026 02:00:00 GMT");
+        assert_eq!(amz_date(t).unwrap(), "20261130T020000Z");
+        assert_eq!(parse_amz_date("20261130T020000Z"), Some(t));
+        assert_eq!(parse_http_date("Mon, 30 Nov 2026 02:00:00 GMT"), Some(t));
+        for bad in [
+            "",
+            "20261130T020000",
+            "2026113OT020000Z",
+            "20261340T020000Z",
+            "20261130T250000Z",
+            "+0261130T020000Z",
+        ] {
+            assert_eq!(parse_amz_date(bad), None, "{bad}");
+        }
+        assert_eq!(parse_http_date("Mon, 30 Nov 2026 02:00:00 UTC"), None);
+        assert_eq!(parse_http_date("30 Nov"), None);
+        assert_eq!(
+            http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(253_402_300_800)),
+            None
+        );
     }
 
     #[test]
