@@ -126,6 +126,8 @@ use std::time::Duration;
 
 pub use faults::{Call, Fault};
 pub use record::{Issued, RecordedRequest};
+pub use sts::SIGNATURE_TIME_TOLERANCE;
+pub use wire::MAX_REQUEST_BODY;
 
 use crate::REDACTED;
 use crate::clock::{Clock, SystemClock};
@@ -159,13 +161,6 @@ pub const DEFAULT_SECRET_HISTORY: usize = 4096;
 /// body, before the connection is closed (and the longest a keep-alive
 /// connection may sit idle): 30 seconds, hyper's own default for headers.
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// How far the time a request was signed (`X-Amz-Date`) may be from STS's
-/// clock when a [clock skew](EmulatorBuilder::clock_skew) is set: 15
-/// minutes, as AWS allows.
-pub const SIGNATURE_TIME_TOLERANCE: Duration = Duration::from_secs(15 * 60);
-/// The largest request body read, in bytes; a larger one gets
-/// `413 Payload Too Large`.
-pub const MAX_REQUEST_BODY: usize = 1024 * 1024;
 
 /// A local AWS credentials emulator (STS, IMDS, ECS/EKS) on a loopback port.
 /// Dropping it stops it.

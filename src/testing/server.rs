@@ -24,8 +24,8 @@ use tokio::sync::oneshot;
 use super::faults::{Call, Fault, Protocol};
 use super::record::RecordedRequest;
 use super::state::Shared;
-use super::wire::{Incoming, Reply, html_500, http_date};
-use super::{MAX_REQUEST_BODY, ecs, imds, sts};
+use super::wire::{Incoming, MAX_REQUEST_BODY, Reply, html_500, http_date};
+use super::{ecs, imds, sts};
 
 /// The running server: dropping it stops the server and joins its thread.
 #[derive(Debug)]

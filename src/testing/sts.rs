@@ -4,13 +4,17 @@ use std::time::Duration;
 
 use http::{Method, StatusCode};
 
-use super::SIGNATURE_TIME_TOLERANCE;
 use super::faults::Call;
 use super::state::{Principal, Shared};
 use super::wire::{
     Incoming, Reply, amz_date, base64url_decode, parse_amz_date, parse_http_date, request_id, status, xml,
 };
 use crate::clock::format_rfc3339;
+
+/// How far the time a request was signed (`X-Amz-Date`) may be from STS's
+/// clock when a [clock skew](super::EmulatorBuilder::clock_skew) is set: 15
+/// minutes, as AWS allows.
+pub const SIGNATURE_TIME_TOLERANCE: Duration = Duration::from_secs(15 * 60);
 
 /// The XML namespace of every STS document.
 pub(crate) const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";

@@ -9,6 +9,10 @@ use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 use hyper::body::Bytes;
 
+/// The largest request body read, in bytes; a larger one gets
+/// `413 Payload Too Large`.
+pub const MAX_REQUEST_BODY: usize = 1024 * 1024;
+
 /// A request, read whole. No `Debug`: it may carry secrets.
 pub(crate) struct Incoming {
     pub(crate) method: Method,
