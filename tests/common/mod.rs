@@ -1,5 +1,19 @@
-//! Helpers shared by the integration tests.
-#![allow(dead_code)]
+//! Helpers shared by the test binaries: `tests/refresher`, `tests/sources`
+//! and `tests/peers` (one binary per area), and `tests/sdk-interop`. Each
+//! includes this tree as a public module:
+//!
+//! ```ignore
+//! #[path = "../common/mod.rs"]
+//! pub mod common;
+//! ```
+//!
+//! Public, because every binary uses a different part of it: a public item
+//! of a test crate is not dead code when that crate leaves it unused, as in
+//! a library, while a private helper nobody uses still warns.
+//!
+//! Helpers only one binary uses live in that binary's folder instead
+//! (`tests/emulator/client.rs`, `tests/sources/canned.rs`). `bench.rs` is
+//! not part of this tree: the benches include it by path, with `fake.rs`.
 
 pub mod botocore;
 pub mod demo;

@@ -1,37 +1,34 @@
 //! Real, independent peers (moto, botocore/boto3, the AWS CLI, Prometheus).
 //!
-//! The full test command (`scripts/test-all`) installs them and sets
-//! `CREDREFRESH_PEERS=1`. Then every peer test runs, and a missing peer is a
-//! failure. Under plain `cargo test` (no variable) peer tests return early
-//! and say so on stderr.
+//! Every test that needs one is `#[ignore = "needs the real peers:
+//! scripts/test-all"]`: plain `cargo test` lists it as ignored, and
+//! `scripts/test-all`, which installs the peers, runs it. A peer test that
+//! runs and does not find its peer fails: the helpers below panic, saying
+//! which peer is missing.
 
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Whether the full test command turned peer tests on.
-pub fn enabled() -> bool {
-    std::env::var("CREDREFRESH_PEERS").is_ok_and(|v| v == "1")
-}
-
-/// Call first in a peer test: `None` → return (peers off); peers on → `Some(())`.
-#[must_use]
-pub fn gate(test: &str) -> Option<()> {
-    if enabled() {
-        Some(())
-    } else {
-        eprintln!("{test}: peer test not run (run scripts/test-all, which sets CREDREFRESH_PEERS=1)");
-        None
-    }
-}
+/// Where `scripts/test-all` installs the peers' Python, under the
+/// workspace's `target/`.
+const VENV_PYTHON: &str = "target/peers-venv/bin/python";
 
 /// The Python of the peers' virtualenv (`CREDREFRESH_PYTHON`, else
-/// `target/peers-venv/bin/python`). Panics if it is missing: peers are on.
+/// `target/peers-venv/bin/python` of the workspace, from this package or
+/// `tests/sdk-interop`). Panics if it is missing.
 pub fn python() -> PathBuf {
     let path = std::env::var_os("CREDREFRESH_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/peers-venv/bin/python"));
+        .unwrap_or_else(|| {
+            let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+            manifest
+                .ancestors()
+                .map(|dir| dir.join(VENV_PYTHON))
+                .find(|python| python.exists())
+                .unwrap_or_else(|| manifest.join(VENV_PYTHON))
+        });
     assert!(
         path.exists(),
         "peer Python not found at {} (run scripts/test-all)",

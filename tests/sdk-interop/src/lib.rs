@@ -4,7 +4,8 @@
 //! compile, is built only when asked for:
 //!
 //! - `cargo test -p sdk-interop` runs the tests against the emulator, and
-//!   with `CREDREFRESH_PEERS=1` (and `CREDREFRESH_PYTHON`) against moto too;
+//!   lists those against moto (peer tests) as ignored: `scripts/test-all`
+//!   installs moto and runs them with `--ignored`;
 //! - `cargo bench -p sdk-interop --bench sdk_read` compares the cost of
 //!   getting credentials for a request through credrefresh and through the
 //!   SDK's own identity cache.

@@ -1,7 +1,8 @@
 //! The AWS SDK for Rust with credentials from a credrefresh role fed by the
 //! crate's emulator: always run, no peer needed.
+
 #[path = "../../common/mod.rs"]
-mod common;
+pub mod common;
 
 use std::error::Error as _;
 use std::time::Duration;

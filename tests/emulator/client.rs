@@ -1,8 +1,5 @@
-//! A plain HTTP client for tests that talk to the emulator directly, and
-//! the timestamp form its documents use. Included by `#[path]` from those
-//! tests only (not from `mod.rs`): `tests/sdk-interop` shares `tests/common`
-//! and has no reqwest.
-#![allow(dead_code)]
+//! A plain HTTP client for the tests that talk to the emulator directly,
+//! and the timestamp form its documents use.
 
 use std::time::{Duration, SystemTime};
 

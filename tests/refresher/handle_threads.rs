@@ -2,15 +2,14 @@
 //! into every worker of an actix-web `HttpServer`, reads the same refreshed
 //! credentials. Real time, credential lifetimes of about a second.
 
-mod common;
-
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::fake::{FakeSource, secret_for};
 use credrefresh::{CredentialsHandle, RefreshEventKind, RefreshPolicy, Refresher};
+
+use crate::common::fake::{FakeSource, secret_for};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -65,7 +64,7 @@ fn tasks_of_a_multi_threaded_runtime_read_the_same_refreshed_credentials() {
             handle.load().credentials().unwrap().access_key_id().to_string(),
         )]);
         for _ in 0..3 {
-            common::next_event(&mut events, WAIT, |k| matches!(k, RefreshEventKind::Refreshed { .. })).await;
+            crate::common::next_event(&mut events, WAIT, |k| matches!(k, RefreshEventKind::Refreshed { .. })).await;
             let snap = handle.load_full();
             published.insert((
                 snap.credentials_generation(),
@@ -152,7 +151,7 @@ fn every_actix_web_worker_reads_the_same_refreshed_credentials() {
         // A service rejected the key: one worker invalidates, all see the new one.
         let mut events = handle.subscribe();
         handle.invalidate();
-        common::next_event(&mut events, WAIT, |k| matches!(k, RefreshEventKind::Refreshed { .. })).await;
+        crate::common::next_event(&mut events, WAIT, |k| matches!(k, RefreshEventKind::Refreshed { .. })).await;
         let second_key = handle.load().credentials().unwrap().access_key_id().to_string();
         assert_ne!(second_key, first_key);
         let by_worker = poll_workers(port, WORKERS).await;

@@ -2,19 +2,20 @@
 //! tokens, IMDS session tokens, the container authorization token) reaches
 //! a log line, a `Debug` or `Display` output, or an error message, through
 //! successes and failures alike. Every log event at every level, from
-//! every crate, is captured by a global subscriber and scanned.
-
-mod common;
+//! every crate, is captured by a global subscriber and scanned. (That
+//! subscriber also sees the other tests of this binary running at the same
+//! time: their secrets are random, never the ones this test looks for.)
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use common::refreshing::quick_policy;
 use credrefresh::sources::{DefaultChain, EcsSource, ImdsSource};
 use credrefresh::testing::{Call, Emulator, Fault};
 use credrefresh::{CredentialsHandle, ErrorClass, FetchContext, Refresher, Source};
+
+use crate::common::refreshing::quick_policy;
 
 const WAIT: Duration = Duration::from_secs(15);
 

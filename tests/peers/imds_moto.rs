@@ -4,7 +4,6 @@
 //! token afterwards, and omits `Code`, `LastUpdated` and `Type` from the
 //! credentials document; `INITIAL_NO_AUTH_ACTION_COUNT` does not apply to
 //! it (the metadata paths bypass moto's IAM checks), so either setting works.
-mod common;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -18,12 +17,10 @@ fn lookup(pairs: Vec<(&'static str, String)>) -> impl Fn(&str) -> Option<String>
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real peers: scripts/test-all"]
 async fn imds_source_reads_motos_instance_profile() {
-    let Some(()) = common::peers::gate("imds_source_reads_motos_instance_profile") else {
-        return;
-    };
     // With IAM checks on from the first call, to show they do not apply to IMDS.
-    let moto = common::peers::start_moto();
+    let moto = crate::common::peers::start_moto();
     let endpoint = format!("http://127.0.0.1:{}", moto.port);
     let source = ImdsSource::builder()
         .env_lookup(lookup(vec![("AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint)]))
@@ -56,11 +53,9 @@ async fn imds_source_reads_motos_instance_profile() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real peers: scripts/test-all"]
 async fn default_chain_chooses_motos_imds_and_the_snapshot_says_so() {
-    let Some(()) = common::peers::gate("default_chain_chooses_motos_imds_and_the_snapshot_says_so") else {
-        return;
-    };
-    let moto = common::peers::start_moto_with(&[]);
+    let moto = crate::common::peers::start_moto_with(&[]);
     let chain = DefaultChain::with_lookup(lookup(vec![(
         "AWS_EC2_METADATA_SERVICE_ENDPOINT",
         format!("http://127.0.0.1:{}", moto.port),

@@ -2,16 +2,15 @@
 //! source it chooses, that the snapshot shows it, that only "not loaded"
 //! moves on, and that it sticks to its choice. Real time, no sleeps.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::refreshing::quick_policy;
 use credrefresh::sources::DefaultChain;
 use credrefresh::testing::{Call, Emulator, Fault};
 use credrefresh::{CredentialsHandle, CredentialsState, ErrorClass, Refresher, Source};
+
+use crate::common::refreshing::quick_policy;
 
 const WAIT: Duration = Duration::from_secs(15);
 

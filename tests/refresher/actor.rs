@@ -2,16 +2,15 @@
 //! static stability, recovery, restart after a panic, invalidation storms,
 //! roles added and removed at run time. No test waits on the wall clock.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use common::fake::{FakeSource, Step};
-use common::{next_event, run_paused};
 use credrefresh::clock::{Clock, FixedRandom, TokioClock};
 use credrefresh::policy::{DEFAULT_EXTENSION_JITTER, DEFAULT_EXTENSION_MIN, EXTENSION_WARNING};
 use credrefresh::{CredentialsState, ErrorClass, RefreshEventKind, RefreshPolicy, Refresher, RefresherBuilder};
+
+use crate::common::fake::{FakeSource, Step};
+use crate::common::{next_event, run_paused};
 
 const HOUR: Duration = Duration::from_secs(3600);
 const LONG: Duration = Duration::from_secs(10 * 24 * 3600);

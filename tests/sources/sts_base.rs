@@ -1,15 +1,14 @@
 //! Base credentials read from another role's handle: a fetch waits, within
 //! its bound, for a base that is not ready yet, and fails as retryable when
 //! the base stays unavailable.
-mod common;
-mod sts_support;
 
 use std::time::Duration;
 
-use common::fake::{FakeSource, Step};
 use credrefresh::sources::sts::AssumeRoleSource;
 use credrefresh::{ErrorClass, FetchContext, Refresher, Source};
-use sts_support::{Reply, assume_role_answer, canned};
+
+use crate::canned::{Reply, assume_role_answer, canned};
+use crate::common::fake::{FakeSource, Step};
 
 const ARN: &str = "arn:aws:iam::123456789012:role/r";
 

@@ -1,15 +1,12 @@
 //! The emulator's IMDS: IMDSv2 session tokens whose TTL is honoured, the
 //! role list, the credentials document, IMDSv1 only when allowed.
 
-#[path = "common/loopback.rs"]
-mod loopback;
-
 use std::time::{Duration, SystemTime};
 
 use credrefresh::clock::{Clock, ManualClock, SystemClock};
 use credrefresh::testing::{Call, Emulator};
 
-use loopback::{client, rfc3339};
+use crate::client::{client, rfc3339};
 
 const TOKEN_PATH: &str = "/latest/api/token";
 const CREDENTIALS_PATH: &str = "/latest/meta-data/iam/security-credentials/";

@@ -6,7 +6,6 @@
 //! those issued to ours; both sent the same authorization header. The
 //! emulator issues new credentials for every request, so "the same" is
 //! checked against its record of what it issued.
-mod common;
 
 use std::time::Duration;
 
@@ -17,14 +16,12 @@ use credrefresh::{FetchContext, Source};
 /// botocore's credentials from `env`, with nothing else set but
 /// IMDS off.
 fn botocore(env: &[(&str, String)]) -> serde_json::Value {
-    common::botocore::credentials(&[("AWS_EC2_METADATA_DISABLED", "true")], env)
+    crate::common::botocore::credentials(&[("AWS_EC2_METADATA_DISABLED", "true")], env)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real peers: scripts/test-all"]
 async fn botocore_and_our_ecs_source_get_what_the_emulator_issued() {
-    let Some(()) = common::peers::gate("botocore_and_our_ecs_source_get_what_the_emulator_issued") else {
-        return;
-    };
     let emulator = Emulator::builder()
         // An hour: botocore refreshes (a second request) within 15 min of expiry.
         .credential_lifetime(Duration::from_secs(3600))

@@ -1,14 +1,11 @@
 //! The STS sources through the local emulator: every failure class, seen in
 //! the snapshot while the handle keeps its last good credentials; and what
 //! the sources send. Real time, lifetimes of seconds, waits on events.
-mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
-use common::next_event;
-use common::refreshing::started;
 use credrefresh::backoff::BackoffConfig;
 use credrefresh::sources::StaticSource;
 use credrefresh::sources::sts::{AssumeRoleSource, SessionTokenSource, WebIdentitySource};
@@ -16,6 +13,9 @@ use credrefresh::testing::{Call, Emulator, Fault};
 use credrefresh::{
     Credentials, CredentialsHandle, CredentialsState, ErrorClass, RefreshEventKind, RefreshPolicy, Refresher,
 };
+
+use crate::common::next_event;
+use crate::common::refreshing::started;
 
 const ARN: &str = "arn:aws:iam::123456789012:role/app";
 const REGION: &str = "us-east-1";

@@ -4,19 +4,19 @@
 //! moto ignores `Host` and routes a signed request by the credential scope
 //! of its `Authorization` header, so a wrong service or region in our scope
 //! shows up as a wrong answer: the tests assert the exact answers.
-mod common;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
-use common::moto::{self, Moto};
-use common::peers;
 use credrefresh::clock::{Clock, SystemClock};
 use credrefresh::sources::StaticSource;
 use credrefresh::sources::sts::{AssumeRoleSource, SessionTokenSource, WebIdentitySource, sign_request};
 use credrefresh::{Credentials, ErrorClass, FetchContext, RefreshEventKind, RefreshPolicy, Refresher, Source};
+
+use crate::common::moto::{self, Moto};
+use crate::common::peers;
 
 const ACCOUNT: &str = "123456789012";
 const FIRST_ROLE: &str = "arn:aws:iam::123456789012:role/first";
@@ -83,10 +83,8 @@ async fn caller_arn(endpoint: &str, credentials: &Credentials) -> String {
 }
 
 #[tokio::test]
+#[ignore = "needs the real peers: scripts/test-all"]
 async fn assume_role_returns_credentials_that_work() {
-    let Some(()) = peers::gate("assume_role_returns_credentials_that_work") else {
-        return;
-    };
     let (moto, user) = moto_with_fixture();
     let source = AssumeRoleSource::builder(FIRST_ROLE, StaticSource::new(user.clone()))
         .region(REGION)
@@ -126,10 +124,8 @@ async fn assume_role_returns_credentials_that_work() {
 }
 
 #[tokio::test]
+#[ignore = "needs the real peers: scripts/test-all"]
 async fn session_token_with_mfa_sends_serial_and_a_fresh_code() {
-    let Some(()) = peers::gate("session_token_with_mfa_sends_serial_and_a_fresh_code") else {
-        return;
-    };
     let (moto, user) = moto_with_fixture();
     let calls = Arc::new(AtomicU32::new(0));
     let counter = calls.clone();
@@ -163,10 +159,8 @@ async fn session_token_with_mfa_sends_serial_and_a_fresh_code() {
 }
 
 #[tokio::test]
+#[ignore = "needs the real peers: scripts/test-all"]
 async fn web_identity_rereads_the_token_file() {
-    let Some(()) = peers::gate("web_identity_rereads_the_token_file") else {
-        return;
-    };
     // The call is unsigned; moto with authentication on cannot take unsigned
     // calls (it answers an HTML 500), so this moto runs without it.
     let moto = moto::start(false);
@@ -221,10 +215,8 @@ async fn web_identity_rereads_the_token_file() {
 }
 
 #[tokio::test]
+#[ignore = "needs the real peers: scripts/test-all"]
 async fn role_chain_through_a_refresher() {
-    let Some(()) = peers::gate("role_chain_through_a_refresher") else {
-        return;
-    };
     let (moto, user) = moto_with_fixture();
     let refresher = Refresher::builder()
         .role("base", StaticSource::new(user))
@@ -275,10 +267,8 @@ async fn role_chain_through_a_refresher() {
 }
 
 #[tokio::test]
+#[ignore = "needs the real peers: scripts/test-all"]
 async fn rejected_and_denied_answers_are_classified() {
-    let Some(()) = peers::gate("rejected_and_denied_answers_are_classified") else {
-        return;
-    };
     let (moto, user) = moto_with_fixture();
     let wrong = Credentials::new(
         user.access_key_id(),
@@ -311,7 +301,8 @@ async fn rejected_and_denied_answers_are_classified() {
     // (a static source otherwise refreshes only every few minutes).
     // (The first fetch's own event may still be on its way: skip it.)
     loop {
-        let event = common::next_event(&mut events, WAIT, |k| matches!(k, RefreshEventKind::Refreshed { .. })).await;
+        let event =
+            crate::common::next_event(&mut events, WAIT, |k| matches!(k, RefreshEventKind::Refreshed { .. })).await;
         if event.generation > generation {
             break;
         }

@@ -5,14 +5,13 @@
 //! log carries no secret. No peers needed: it runs under plain `cargo test`
 //! (which builds the examples first).
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::demo::Demo;
-use common::prometheus::{http, poll};
 use serde_json::Value;
+
+use crate::common::demo::Demo;
+use crate::common::prometheus::{http, poll};
 
 const ROLES: [&str; 6] = ["app", "container", "instance", "mfa-session", "reports", "web"];
 const LIMIT: Duration = Duration::from_secs(30);

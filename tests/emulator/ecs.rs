@@ -1,15 +1,12 @@
 //! The emulator's container endpoint: the ECS and EKS Pod Identity forms,
 //! behind the `Authorization` token.
 
-#[path = "common/loopback.rs"]
-mod loopback;
-
 use std::time::Duration;
 
 use credrefresh::clock::{Clock, SystemClock};
 use credrefresh::testing::{Call, Emulator};
 
-use loopback::{client, rfc3339};
+use crate::client::{client, rfc3339};
 
 async fn get(url: &str, token: Option<&str>) -> (u16, String, serde_json::Value) {
     let mut request = client().get(url);

@@ -3,17 +3,16 @@
 //! re-read at every fetch, and the failures a running refresher rides out.
 //! Real time over loopback, no sleeps.
 
-mod common;
-
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::refreshing::{assert_kept, refresh_fails_with, running};
 use credrefresh::sources::EcsSource;
 use credrefresh::testing::{Call, Emulator, Fault};
 use credrefresh::{ErrorClass, FetchContext, Source};
+
+use crate::common::refreshing::{assert_kept, refresh_fails_with, running};
 
 const WAIT: Duration = Duration::from_secs(15);
 

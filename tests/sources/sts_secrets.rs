@@ -2,7 +2,7 @@
 //! keys and token, MFA code, web identity token) appears in a source's
 //! `Debug`, an error's `Display` or `Debug`, or any log line down to TRACE
 //! (aws-sigv4's included), while the secrets do reach the server.
-mod sts_support;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
@@ -10,7 +10,8 @@ use credrefresh::clock::{Clock, SystemClock};
 use credrefresh::sources::StaticSource;
 use credrefresh::sources::sts::{AssumeRoleSource, SessionTokenSource, WebIdentitySource};
 use credrefresh::{Credentials, ErrorClass, FetchContext, Source};
-use sts_support::{Reply, assume_role_answer_with, canned, error_answer};
+
+use crate::canned::{Reply, assume_role_answer_with, canned, error_answer};
 
 const BASE_SECRET: &str = "base-SECRET-wJalrXUtnFEMI";
 const BASE_TOKEN: &str = "base-TOKEN-IQoJb3JpZ2luX2Vj";

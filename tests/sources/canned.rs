@@ -1,6 +1,5 @@
 //! A canned loopback HTTP server for the STS tests that need exact bytes on
 //! the wire (the emulator covers scripted faults).
-#![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
 

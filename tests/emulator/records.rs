@@ -1,13 +1,10 @@
 //! What the emulator remembers: every request as received (with secrets
 //! redacted from `Debug`), and every secret it issued.
 
-#[path = "common/loopback.rs"]
-mod loopback;
-
 use credrefresh::REDACTED;
 use credrefresh::testing::{Call, Emulator, Fault};
 
-use loopback::client;
+use crate::client::client;
 
 const AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=AKIDRECORDS/20260101/eu-west-1/sts/aws4_request, \
                              SignedHeaders=host;x-amz-date;x-amz-security-token, Signature=5ec2e7516a7e";

@@ -4,20 +4,17 @@
 //! come and go, the facade and the registry agreeing, and no secret in any
 //! of it.
 
-// tests/common/peers.rs waits on real time (Instant) for peer processes.
-#[allow(clippy::disallowed_methods)]
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use common::exposition::{self, Recorded, TestRecorder, key, parse, value};
-use common::fake::{FakeSource, Step, secret_for};
-use common::run_paused;
 use credrefresh::backoff::BackoffConfig;
 use credrefresh::clock::{Clock, FixedRandom, TokioClock};
 use credrefresh::metrics::{self as m, PrometheusCollector, render};
 use credrefresh::{CredentialsState, ErrorClass, RefreshPolicy, Refresher, RefresherBuilder};
+
+use crate::common::exposition::{self, Recorded, TestRecorder, key, parse, value};
+use crate::common::fake::{FakeSource, Step, secret_for};
+use crate::common::run_paused;
 
 const HOUR: Duration = Duration::from_secs(3600);
 const LONG: Duration = Duration::from_secs(10 * 24 * 3600);

@@ -4,18 +4,17 @@
 //! Real time over loopback, short timeouts, no sleeps: every wait is on a
 //! condition with a deadline.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use common::refreshing::{assert_kept, refresh_fails_with, running};
 use credrefresh::clock::ManualClock;
 use credrefresh::sources::ImdsSource;
 use credrefresh::sources::imds::ImdsSourceBuilder;
 use credrefresh::testing::{Call, Emulator, Fault};
 use credrefresh::{ErrorClass, FetchContext, Source};
+
+use crate::common::refreshing::{assert_kept, refresh_fails_with, running};
 
 const WAIT: Duration = Duration::from_secs(15);
 

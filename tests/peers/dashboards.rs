@@ -1,6 +1,5 @@
 //! credrefresh's metrics, dashboard and alert rules against the real
-//! Prometheus tools (peer tests: they run under `scripts/test-all`, which
-//! sets `CREDREFRESH_PEERS=1`; without it they return at once).
+//! Prometheus tools (peer tests, ignored unless run by `scripts/test-all`).
 //!
 //! - `promtool check rules` and `promtool test rules` on `dashboards/`, and
 //!   a check that every alert has a firing and a quiet unit test;
@@ -22,27 +21,25 @@
 //! Loopback only, real time (credential lifetimes of 3 s), every wait a
 //! poll of a condition with a deadline.
 
-// tests/common/peers.rs waits on real time (Instant) for peer processes,
-// and so do these tests: they poll real peers with real deadlines.
+// These tests poll real peers with real deadlines (Instant).
 #![allow(clippy::disallowed_methods)]
-
-mod common;
 
 use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
 
-use common::exposition::parse;
-use common::fake::{FakeSource, Step};
-use common::peers;
-use common::prometheus::{
-    DEADLINE, JOB, Prometheus, alert_names, dashboard_exprs, dashboards, panel_exprs, poll, promtool_check_metrics,
-    run, sample_value,
-};
 use credrefresh::backoff::BackoffConfig;
 use credrefresh::metrics::{TEXT_CONTENT_TYPE, render};
 use credrefresh::{CredentialsState, ErrorClass, RefreshPolicy, Refresher};
 use serde_json::Value;
+
+use crate::common::exposition::parse;
+use crate::common::fake::{FakeSource, Step};
+use crate::common::peers;
+use crate::common::prometheus::{
+    DEADLINE, JOB, Prometheus, alert_names, dashboard_exprs, dashboards, panel_exprs, poll, promtool_check_metrics,
+    run, sample_value,
+};
 
 const LIFETIME: Duration = Duration::from_secs(3);
 
@@ -62,10 +59,8 @@ fn fast_policy() -> RefreshPolicy {
 // ---------------------------------------------------------------- promtool
 
 #[test]
+#[ignore = "needs the real peers: scripts/test-all"]
 fn alert_rules_pass_promtool_and_every_alert_has_a_firing_and_a_quiet_unit_test() {
-    if peers::gate("alert_rules_pass_promtool").is_none() {
-        return;
-    }
     let promtool = peers::system_bin("promtool");
     let dir = dashboards();
     let (ok, out) = run(Command::new(&promtool)
@@ -151,10 +146,8 @@ fn exposition_with_every_state() -> (String, Refresher) {
 }
 
 #[test]
+#[ignore = "needs the real peers: scripts/test-all"]
 fn promtool_accepts_our_exposition() {
-    if peers::gate("promtool_accepts_our_exposition").is_none() {
-        return;
-    }
     let (text, _refresher) = exposition_with_every_state();
     let samples = parse(&text);
     // The odd role name is escaped, not mangled.
@@ -321,10 +314,8 @@ fn dashboard_is_importable_and_templated() {
 // ------------------------------------------------------ the end-to-end run
 
 #[test]
+#[ignore = "needs the real peers: scripts/test-all"]
 fn prometheus_scrapes_us_runs_every_dashboard_query_and_every_alert_fires_on_faults() {
-    if peers::gate("prometheus_scrapes_us").is_none() {
-        return;
-    }
     let app = FakeSource::healthy(Some(LIFETIME));
     let steady = FakeSource::healthy(Some(LIFETIME));
     let refresher = Refresher::builder()
@@ -436,7 +427,11 @@ fn prometheus_scrapes_us_runs_every_dashboard_query_and_every_alert_fires_on_fau
     let issued = app.fetches() + steady.fetches();
     for n in 1..=issued + 1 {
         let key_id = format!("ASIAFAKE{n:08}");
-        for needle in [common::fake::secret_for(&key_id), format!("fake-token-{n}"), key_id] {
+        for needle in [
+            crate::common::fake::secret_for(&key_id),
+            format!("fake-token-{n}"),
+            key_id,
+        ] {
             assert!(!stored.contains(&needle), "{needle} stored in Prometheus");
         }
     }

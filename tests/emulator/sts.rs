@@ -1,16 +1,13 @@
 //! The emulator's STS speaks the Query protocol: real XML documents,
 //! lifetimes as configured, validation and signing errors as STS sends them.
 
-#[path = "common/loopback.rs"]
-mod loopback;
-
 use std::time::{Duration, SystemTime};
 
 use credrefresh::clock::{Clock, SystemClock};
 use credrefresh::testing::{Call, Emulator};
 use serde::Deserialize;
 
-use loopback::client;
+use crate::client::client;
 
 /// A SigV4 `Authorization` header of the right shape for `akid` (the
 /// emulator checks the shape, not the signature).
