@@ -12,4 +12,5 @@ mod faults;
 mod imds;
 mod lifecycle;
 mod records;
+mod skew;
 mod sts;

@@ -2,15 +2,12 @@
 //! check of the time a request was signed follow the skewed clock, so a
 //! client whose clock is wrong can be tested.
 
-#[path = "common/loopback.rs"]
-mod loopback;
-
 use std::time::{Duration, SystemTime};
 
 use credrefresh::clock::{Clock, ManualClock, SystemClock};
 use credrefresh::testing::{Call, Emulator};
 
-use loopback::{client, rfc3339};
+use crate::client::{client, rfc3339};
 
 /// 2026-11-30T02:00:00Z: the local clock of these tests.
 const LOCAL_UNIX: u64 = 1_796_004_000;
