@@ -80,16 +80,16 @@ pub const EXPIRED_STRICT_WARNING: &str =
 /// `DEFAULT_*` constant of this module named in its setter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RefreshPolicy {
-    window_fraction: f64,
-    max_window: Duration,
-    refresh_jitter: f64,
-    no_expiry_interval: Duration,
-    backoff: BackoffConfig,
-    extension_min: Duration,
-    extension_jitter: Duration,
-    strict: bool,
-    fetch_timeout: Duration,
-    invalidation_cooldown: Duration,
+    pub(crate) window_fraction: f64,
+    pub(crate) max_window: Duration,
+    pub(crate) refresh_jitter: f64,
+    pub(crate) no_expiry_interval: Duration,
+    pub(crate) backoff: BackoffConfig,
+    pub(crate) extension_min: Duration,
+    pub(crate) extension_jitter: Duration,
+    pub(crate) strict: bool,
+    pub(crate) fetch_timeout: Duration,
+    pub(crate) invalidation_cooldown: Duration,
 }
 
 impl Default for RefreshPolicy {
@@ -169,26 +169,6 @@ impl RefreshPolicy {
     pub fn invalidation_cooldown(mut self, cooldown: Duration) -> Self {
         self.invalidation_cooldown = cooldown;
         self
-    }
-
-    /// Whether extension is off.
-    pub fn is_strict(&self) -> bool {
-        self.strict
-    }
-
-    /// The backoff settings.
-    pub fn backoff_config(&self) -> &BackoffConfig {
-        &self.backoff
-    }
-
-    /// The fetch timeout.
-    pub fn fetch_timeout_value(&self) -> Duration {
-        self.fetch_timeout
-    }
-
-    /// The invalidation cooldown.
-    pub fn invalidation_cooldown_value(&self) -> Duration {
-        self.invalidation_cooldown
     }
 
     /// Checks every setting. [`Refresher`](crate::Refresher) calls it when it
@@ -396,15 +376,8 @@ mod tests {
             RefreshPolicy::default().fetch_timeout(max),
             RefreshPolicy::default().max_window(Duration::ZERO),
             RefreshPolicy::default().max_window(max),
-            RefreshPolicy::default().backoff(BackoffConfig {
-                max,
-                ..BackoffConfig::default()
-            }),
-            RefreshPolicy::default().backoff(BackoffConfig {
-                initial: max,
-                max,
-                ..BackoffConfig::default()
-            }),
+            RefreshPolicy::default().backoff(BackoffConfig::default().max(max)),
+            RefreshPolicy::default().backoff(BackoffConfig::default().initial(max).max(max)),
         ];
         for p in refused {
             let err = p.validate().expect_err("must be refused");
@@ -462,7 +435,7 @@ mod tests {
                 .extension(ext_min, ext_jitter)
                 .invalidation_cooldown(cooldown)
                 .fetch_timeout(fetch)
-                .backoff(BackoffConfig { initial: b_initial, max: b_max, multiplier: b_mult, jitter: b_jitter });
+                .backoff(BackoffConfig::default().initial(b_initial).max(b_max).multiplier(b_mult).jitter(b_jitter));
             if p.validate().is_ok() {
                 let r = FixedRandom::new(u);
                 let at = p.refresh_at(now, expiry, &r);
