@@ -481,7 +481,10 @@ fn report(cfg: &Config, rows: &[Row]) -> String {
         md,
         "\nOutage run: peaks per 10 s bucket (per second), against the steady mean above and the quota ({QUOTA}/s). \
          Recovery: the {} after the outage. \"Recovered\": when the last role failing at the outage's end got \
-         credentials. \"Failing role-hours\": time roles had no usable (unexpired) credentials, so requests failed.\n",
+         credentials. \"Echo\": the highest 10 s rate from 20 min to 2 h after the outage (the refresh waves \
+         the recovery leaves). \"Failing role-hours\": from the outage's start on, the time roles had no \
+         usable (unexpired) credentials, so their requests failed (extended credentials count as failing: \
+         STS credentials are refused once expired).\n",
         fmt_dur(RECOVERY_SPAN)
     );
     let _ = writeln!(
@@ -595,10 +598,15 @@ fn plot(cfg: &Config, rows: &[Row], path: &Path) -> Result<(), Box<dyn std::erro
             mesh.disable_x_mesh().disable_y_mesh();
         }
         mesh.draw()?;
-        chart.draw_series(LineSeries::new(
+        let quota = chart.draw_series(LineSeries::new(
             [(x0, QUOTA as f64), (x1, QUOTA as f64)],
             BLACK.stroke_width(2),
         ))?;
+        if text {
+            quota
+                .label(format!("STS quota ({QUOTA}/s); shaded: outage"))
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.stroke_width(3)));
+        }
         chart.draw_series(std::iter::once(Rectangle::new(
             [(os, 0.5), (oe, max)],
             RGBColor(255, 0, 0).mix(0.08).filled(),
