@@ -540,7 +540,10 @@ fn plot(cfg: &Config, rows: &[Row], path: &Path) -> Result<(), Box<dyn std::erro
         }
         None => false,
     };
-    let root = BitMapBackend::new(path, (1400, 1000)).into_drawing_area();
+    const W: u32 = 1400;
+    const H: u32 = 1000;
+    let mut pixels = vec![0u8; (W * H * 3) as usize];
+    let root = BitMapBackend::with_buffer(&mut pixels, (W, H)).into_drawing_area();
     root.fill(&WHITE)?;
     let (top, bottom) = root.split_vertically(480);
     let colours = [
@@ -637,7 +640,56 @@ fn plot(cfg: &Config, rows: &[Row], path: &Path) -> Result<(), Box<dyn std::erro
         }
     }
     root.present()?;
+    drop(root);
+    std::fs::write(path, png(W, H, &pixels))?;
     Ok(())
+}
+
+/// An 8-bit RGB PNG of `pixels` (rows top to bottom, "Up" filter, zlib).
+fn png(width: u32, height: u32, pixels: &[u8]) -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in bytes {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let start = out.len();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let crc = crc32(&out[start..]);
+        out.extend_from_slice(&crc.to_be_bytes());
+    }
+    let row = width as usize * 3;
+    let mut raw = Vec::with_capacity((row + 1) * height as usize);
+    for (y, line) in pixels.chunks(row).enumerate() {
+        if y == 0 {
+            raw.push(0);
+            raw.extend_from_slice(line);
+        } else {
+            raw.push(2);
+            let above = &pixels[(y - 1) * row..y * row];
+            raw.extend(line.iter().zip(above).map(|(&a, &b)| a.wrapping_sub(b)));
+        }
+    }
+    let mut header = Vec::with_capacity(13);
+    header.extend_from_slice(&width.to_be_bytes());
+    header.extend_from_slice(&height.to_be_bytes());
+    header.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    chunk(&mut out, b"IHDR", &header);
+    chunk(&mut out, b"IDAT", &miniz_oxide::deflate::compress_to_vec_zlib(&raw, 9));
+    chunk(&mut out, b"IEND", &[]);
+    out
 }
 
 // ---------------------------------------------------------------- main
