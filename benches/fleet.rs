@@ -2,7 +2,8 @@
 //!
 //! A deterministic discrete-event simulation (seeded, no wall clock) that
 //! drives credrefresh's real policy functions — [`RefreshPolicy::refresh_at`],
-//! [`RefreshPolicy::extend`], [`Backoff`] — through the public API with a
+//! [`RefreshPolicy::first_refresh_at`], [`RefreshPolicy::extend`],
+//! [`Backoff`] — through the public API with a
 //! seeded [`Random`] per role, and, in the same run with the same arrivals and
 //! seeds, models of the Rust SDK's lazy cache, botocore's refreshable
 //! credentials and a host agent (one refresher per host of 50 processes).
@@ -14,8 +15,17 @@
 //! - STS has an account quota of 600 requests per second: calls past the
 //!   600th of a second are throttled (failures, retryable). Every model pays
 //!   it, at start too.
-//! - The outage run adds a 30-minute outage (every call throttled) at hour 12
-//!   (hour 3 in quick mode).
+//! - The outage run adds a 30-minute outage (every call throttled) at 12:40
+//!   (3:40 in quick mode).
+//! - credrefresh: fetch at start, then at `refresh_at`; a failure retries
+//!   after `Backoff::next_delay` (throttling is retryable); credentials that
+//!   expire while refreshes fail are extended with `extend` (counted; STS
+//!   credentials stay refused once expired, so that time counts as failing).
+//!   "Proposed": the refresh after the first fetch and after a recovery at
+//!   `first_refresh_at`, and the backoff of [`proposed_backoff`].
+//! - Rust SDK (aws-config 1.13 lazy cache) and botocore: see [`Model`]. Their
+//!   STS clients' own retries (3 attempts in standard mode) are not
+//!   modelled: their figures are lower bounds.
 //!
 //! Run: `cargo bench --bench fleet` (100,000 processes, 24 h) or
 //! `CREDREFRESH_BENCH_QUICK=1 cargo bench --bench fleet` / `-- --quick`
