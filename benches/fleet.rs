@@ -378,6 +378,9 @@ fn extend_until(policy: &RefreshPolicy, role: &mut Role, t: Ms, out: &mut Outcom
     }
 }
 
+/// Roles are numbered in the low 24 bits of an event's key.
+const MAX_ROLES: usize = 1 << 24;
+
 fn key(t: Ms, id: usize) -> u64 {
     (t << 24) | id as u64
 }
@@ -712,9 +715,12 @@ fn main() {
     let quick =
         std::env::var("CREDREFRESH_BENCH_QUICK").is_ok_and(|v| v != "0") || std::env::args().any(|a| a == "--quick");
     let hours: u64 = if quick { 6 } else { 24 };
+    let roles = env_usize("CREDREFRESH_FLEET_ROLES").unwrap_or(1).clamp(1, 64);
     let cfg = Config {
-        processes: env_usize("CREDREFRESH_FLEET_PROCESSES").unwrap_or(if quick { 2_000 } else { 100_000 }),
-        roles: env_usize("CREDREFRESH_FLEET_ROLES").unwrap_or(1).clamp(1, 64),
+        processes: env_usize("CREDREFRESH_FLEET_PROCESSES")
+            .unwrap_or(if quick { 2_000 } else { 100_000 })
+            .clamp(1, MAX_ROLES / roles),
+        roles,
         horizon: hours * 3600 * SEC,
         // 40 minutes past the half, so that the outage catches the Rust SDK's
         // and botocore's fleet-wide refresh waves (just before each full hour,
