@@ -268,8 +268,11 @@ impl RefreshPolicy {
     /// the outage headroom is at least as large; it may be earlier, which
     /// costs about half a refresh per start. Without an expiry the delay is
     /// uniform within the no-expiry interval; past the expiry it is `now`.
+    /// As with `refresh_at`, a draw of 0 gives the latest time (so a fixed
+    /// random source of 0 refreshes at the same time through both).
     pub fn first_refresh_at(&self, now: SystemTime, expiry: Option<SystemTime>, random: &dyn Random) -> SystemTime {
-        let u = clamp_unit(random.unit());
+        // 1 − u: as with `refresh_at`, a draw of 0 gives the latest time.
+        let u = 1.0 - clamp_unit(random.unit());
         let Some(expiry) = expiry else {
             return later(now, self.no_expiry_interval.mul_f64(u));
         };
@@ -378,20 +381,22 @@ mod tests {
     fn first_refresh_follows_the_steady_state_distribution() {
         let p = RefreshPolicy::default();
         let exp = Some(t(NOW + 3600));
-        // 1 h: regular refreshes 2250 to 2700 s after the fetch, 2475 s on average.
-        assert_eq!(p.first_refresh_at(t(NOW), exp, &FixedRandom::new(0.0)), t(NOW));
+        // 1 h: regular refreshes 2250 to 2700 s after the fetch, 2475 s on
+        // average. A draw of 0 gives the latest, as with `refresh_at`.
+        assert_eq!(p.first_refresh_at(t(NOW), exp, &FixedRandom::new(0.0)), t(NOW + 2700));
         assert_eq!(
             p.first_refresh_at(t(NOW), exp, &FixedRandom::new(0.5)),
             t(NOW) + Duration::from_millis(1_237_500)
         );
-        assert_eq!(
-            p.first_refresh_at(t(NOW), exp, &FixedRandom::new(2250.0 / 2475.0)),
-            t(NOW + 2250)
-        );
-        // Never later than the latest regular refresh.
-        let last = p.first_refresh_at(t(NOW), exp, &FixedRandom::new(0.999_999_9));
-        assert!(last <= t(NOW + 2700) && last >= t(NOW + 2699), "{last:?}");
+        // Linear up to 2250 s (density 1/2475), then a parabola up to 2700 s:
+        // y = 2375 s of "mass" is reached at 2250 + 450 − √(450² − 900 × 125) = 2400 s.
+        let at = p.first_refresh_at(t(NOW), exp, &FixedRandom::new(100.0 / 2475.0));
+        let off = at.duration_since(t(NOW + 2400)).unwrap_or_else(|e| e.duration());
+        assert!(off < Duration::from_millis(1), "{at:?}");
+        let soonest = p.first_refresh_at(t(NOW), exp, &FixedRandom::new(0.999_999_9));
+        assert!(soonest <= t(NOW + 1), "{soonest:?}");
         assert_eq!(p.first_refresh_at(t(NOW), None, &FixedRandom::new(0.5)), t(NOW + 150));
+        assert_eq!(p.first_refresh_at(t(NOW), None, &FixedRandom::new(0.0)), t(NOW + 300));
         assert_eq!(
             p.first_refresh_at(t(NOW), Some(t(NOW - 5)), &FixedRandom::new(0.3)),
             t(NOW)
@@ -401,6 +406,10 @@ mod tests {
         assert_eq!(
             fixed.first_refresh_at(t(NOW), exp, &FixedRandom::new(0.5)),
             t(NOW + 1350)
+        );
+        assert_eq!(
+            fixed.first_refresh_at(t(NOW), exp, &FixedRandom::new(0.0)),
+            t(NOW + 2700)
         );
     }
 
