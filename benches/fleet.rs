@@ -109,11 +109,14 @@ fn from_time(t: SystemTime) -> Ms {
 // ---------------------------------------------------------------- models
 
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // a handful of variants, built once per run
 enum Model {
     /// credrefresh's actor: fetch at start, then at `refresh_at`; on failure
     /// retry after `Backoff::next_delay`; extend expired credentials.
     Credrefresh {
         policy: RefreshPolicy,
+        /// The backoff the policy was given (the sequence of retry delays).
+        backoff: BackoffConfig,
         /// Proposed: draw the refresh after the first fetch (and after a
         /// recovery) from the fleet's steady-state distribution.
         spread_first: bool,
@@ -299,7 +302,9 @@ impl Fleet<'_> {
                 role.served_expiry = role.real_expiry;
                 role.backoff = None;
                 match &v.model {
-                    Model::Credrefresh { policy, spread_first } => {
+                    Model::Credrefresh {
+                        policy, spread_first, ..
+                    } => {
                         if *spread_first && (first || recovering.is_some()) {
                             from_time(policy.first_refresh_at(to_time(t), Some(to_time(role.real_expiry)), &role.rng))
                         } else {
@@ -315,11 +320,11 @@ impl Fleet<'_> {
             } else {
                 role.streak_since.get_or_insert(t);
                 match &v.model {
-                    Model::Credrefresh { policy, .. } => {
+                    Model::Credrefresh { backoff, .. } => {
                         // Throttling: retrying can help, so the backoff sequence.
                         let delay = role
                             .backoff
-                            .get_or_insert_with(|| Backoff::new(*policy.backoff_config()))
+                            .get_or_insert_with(|| Backoff::new(*backoff))
                             .next_delay(&role.rng);
                         t + (delay.as_millis() as Ms).max(1)
                     }
@@ -737,19 +742,20 @@ fn main() {
         cfg: &cfg,
         arrivals: &arrivals,
     };
-    let current = RefreshPolicy::default();
-    let proposed = RefreshPolicy::default().backoff(proposed_backoff());
-    let cr = |name: &str, policy: &RefreshPolicy, spread_first: bool, per_host: usize| Variant {
+    let current = BackoffConfig::default();
+    let proposed = proposed_backoff();
+    let cr = |name: &str, backoff: BackoffConfig, spread_first: bool, per_host: usize| Variant {
         name: name.into(),
         model: Model::Credrefresh {
-            policy: policy.clone(),
+            policy: RefreshPolicy::default().backoff(backoff),
+            backoff,
             spread_first,
         },
         per_host,
     };
     let variants = [
-        cr("credrefresh (current)", &current, false, 1),
-        cr("credrefresh (proposed)", &proposed, true, 1),
+        cr("credrefresh (current)", current, false, 1),
+        cr("credrefresh (proposed)", proposed, true, 1),
         Variant {
             name: "Rust SDK (lazy)".into(),
             model: Model::RustSdk,
@@ -760,8 +766,8 @@ fn main() {
             model: Model::Botocore,
             per_host: 1,
         },
-        cr("host agent (current)", &current, false, PROCESSES_PER_HOST),
-        cr("host agent (proposed)", &proposed, true, PROCESSES_PER_HOST),
+        cr("host agent (current)", current, false, PROCESSES_PER_HOST),
+        cr("host agent (proposed)", proposed, true, PROCESSES_PER_HOST),
     ];
     // The simulator's own running time, reported with the table; simulated
     // time never comes from a clock.
@@ -813,12 +819,11 @@ fn main() {
 /// "next try 300–600 s after a failed refresh"). Expressible with today's
 /// [`BackoffConfig`] fields.
 fn proposed_backoff() -> BackoffConfig {
-    BackoffConfig {
-        initial: Duration::from_secs(1),
-        multiplier: 10.0,
-        max: Duration::from_secs(600),
-        jitter: 0.5,
-    }
+    BackoffConfig::default()
+        .initial(Duration::from_secs(1))
+        .multiplier(10.0)
+        .max(Duration::from_secs(600))
+        .jitter(0.5)
 }
 
 /// The outage run of credrefresh (first refresh spread) under several
@@ -845,16 +850,16 @@ fn sweep(cfg: &Config, fleet: &Fleet<'_>, steady_mean: f64) -> String {
     );
     let _ = writeln!(md, "|---|---:|---:|---:|---:|:-:|---:|---:|---:|");
     for (initial, multiplier, max, name) in shapes {
-        let backoff = BackoffConfig {
-            initial: Duration::from_secs(initial),
-            multiplier,
-            max: Duration::from_secs(max),
-            jitter: 0.5,
-        };
+        let backoff = BackoffConfig::default()
+            .initial(Duration::from_secs(initial))
+            .multiplier(multiplier)
+            .max(Duration::from_secs(max))
+            .jitter(0.5);
         let v = Variant {
             name: name.into(),
             model: Model::Credrefresh {
                 policy: RefreshPolicy::default().backoff(backoff),
+                backoff,
                 spread_first: true,
             },
             per_host: 1,
