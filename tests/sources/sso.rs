@@ -202,6 +202,36 @@ async fn a_token_near_expiry_is_refreshed_written_back_and_read_again() {
     assert_eq!(portal[1].header("x-amz-sso_bearer_token"), Some(new_access.as_str()));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_sharing_a_session_refresh_it_once() {
+    let emulator = Emulator::start().unwrap();
+    let dir = CacheDir::new("shared");
+    let read_only = source(&emulator, &dir, session_config());
+    let admin = source(
+        &emulator,
+        &dir,
+        SsoConfig::session(SESSION, START_URL, REGION, "444455556666", "Admin"),
+    );
+    assert_eq!(read_only.cache_file(), admin.cache_file());
+    let login = emulator.sso_login();
+    write_cache(&read_only, &login, minutes_ago(1));
+    let (a, b) = tokio::join!(fetch(&read_only), fetch(&admin));
+    assert_eq!(a.unwrap().account_id(), Some(ACCOUNT));
+    assert_eq!(b.unwrap().account_id(), Some("444455556666"));
+    assert_eq!(
+        emulator.count(Call::SsoCreateToken),
+        1,
+        "one refresh, then the written token"
+    );
+    let bearers: Vec<Option<String>> = emulator
+        .requests(Call::SsoGetRoleCredentials)
+        .iter()
+        .map(|r| r.header("x-amz-sso_bearer_token").map(str::to_string))
+        .collect();
+    assert_eq!(bearers.len(), 2);
+    assert_eq!(bearers[0], bearers[1]);
+}
+
 #[tokio::test]
 async fn a_token_far_from_expiry_is_used_as_it_is() {
     let emulator = Emulator::start().unwrap();

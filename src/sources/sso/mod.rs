@@ -12,7 +12,9 @@
 //!    new token back the way the AWS CLI does (same fields, mode 0600,
 //!    atomic replace), so the CLI and the SDKs see it too. If that call
 //!    fails while the cached token is still valid, the cached token is used
-//!    (as botocore and the Rust SDK do) and a warning is logged.
+//!    (as botocore and the Rust SDK do) and a warning is logged. Sources of
+//!    one process that share a cache file (several roles of one session)
+//!    take turns on it: the first refreshes, the others read its token.
 //! 3. Calls the portal's `GetRoleCredentials` with the access token. The
 //!    credentials carry the configured account id.
 //!
@@ -42,9 +44,10 @@ mod oidc;
 mod portal;
 mod wire;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use reqwest::Url;
@@ -191,6 +194,12 @@ impl SsoSource {
 
     /// The access token to use: the cached one, or a refreshed one.
     async fn access_token(&self, ctx: &FetchContext, now: SystemTime) -> Result<Zeroizing<String>, SourceError> {
+        // One reader-refresher per cache file in this process: sources
+        // sharing a session (profiles of several roles) wait here, then
+        // read the token the first one wrote instead of spending the
+        // refresh token again.
+        let file_lock = file_lock(&self.cache_file);
+        let _held = file_lock.lock().await;
         let token = self.read_cache().await?;
         let expired = token.expires_at <= now;
         let due = now
@@ -319,6 +328,16 @@ impl Source for SsoSource {
     fn fetch(&self, ctx: FetchContext) -> FetchFuture<'_> {
         Box::pin(self.fetch_once(ctx))
     }
+}
+
+/// The lock of the token cache file at `path`, shared by every source of
+/// this process that uses it. The map holds one entry per file ever used (a
+/// few sessions).
+fn file_lock(path: &Path) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let locks = LOCKS.get_or_init(Mutex::default);
+    let mut locks = locks.lock().unwrap_or_else(|e| e.into_inner());
+    locks.entry(path.to_path_buf()).or_default().clone()
 }
 
 /// The IAM Identity Center endpoints of `region`: `oidc.{region}` and
