@@ -610,3 +610,54 @@ async fn no_secret_in_debug_errors_or_logs() {
         assert!(!all.contains(secret.as_str()), "a secret leaked into: {all}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_refresher_it_rides_out_a_portal_outage_and_an_expired_login() {
+    use crate::common::refreshing::{assert_kept, refresh_fails_with, running};
+
+    let emulator = Emulator::start().unwrap();
+    let dir = CacheDir::new("refresher");
+    let sso = source(&emulator, &dir, session_config());
+    let cache = sso.cache_file().to_path_buf();
+    let login = emulator.sso_login();
+    write_cache(&sso, &login, in_minutes(5));
+    let wait = Duration::from_secs(15);
+    let (_refresher, handle, key) = running(sso, wait).await;
+    assert_eq!(
+        emulator.count(Call::SsoCreateToken),
+        1,
+        "refreshed off the actor thread"
+    );
+    let snapshot = handle.load();
+    assert_eq!(snapshot.source(), "sso");
+    assert_eq!(snapshot.credentials().unwrap().account_id(), Some(ACCOUNT));
+
+    // The portal fails: the last good credentials stay, the class shows.
+    emulator.set_outage(Call::SsoGetRoleCredentials, Some(Fault::Html500));
+    let failed = refresh_fails_with(&handle, ErrorClass::Retryable, wait).await;
+    assert_kept(&failed, &key, "sso");
+    emulator.set_outage(Call::SsoGetRoleCredentials, None);
+
+    // The login expires and cannot be refreshed: rejected, still kept.
+    let mut json = read_cache(&cache);
+    json["expiresAt"] = rfc3339(minutes_ago(1)).into();
+    json.as_object_mut().unwrap().remove("refreshToken");
+    std::fs::write(&cache, json.to_string()).unwrap();
+    let rejected = refresh_fails_with(&handle, ErrorClass::CredentialsRejected, wait).await;
+    assert_kept(&rejected, &key, "sso");
+
+    // `aws sso login` again: the next refresh works.
+    let again = emulator.sso_login();
+    write_cache(
+        &SsoSource::builder(session_config()).cache_dir(&dir.0).build().unwrap(),
+        &again,
+        in_minutes(50),
+    );
+    handle.invalidate();
+    handle
+        .wait_for(wait, |s| {
+            s.consecutive_failures() == 0 && s.credentials().is_some_and(|c| c.access_key_id() != key)
+        })
+        .await
+        .expect("recovered after a new login");
+}
