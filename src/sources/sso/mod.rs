@@ -157,17 +157,17 @@ impl SsoSource {
         &self.portal_endpoint
     }
 
-    /// How the session is named in messages and in the `aws sso login`
-    /// hint.
+    /// How the session is named in messages, and the command that signs
+    /// in to it.
     fn session_text(&self) -> (String, String) {
         match &self.config.session_name {
             Some(name) => (
                 format!("sso-session `{name}`"),
-                format!("run `aws sso login --sso-session {name}` to sign in again"),
+                format!("`aws sso login --sso-session {name}`"),
             ),
             None => (
                 format!("start URL `{}`", self.config.start_url),
-                "run `aws sso login` with the profile to sign in again".to_string(),
+                "`aws sso login` with the profile".to_string(),
             ),
         }
     }
@@ -179,10 +179,9 @@ impl SsoSource {
             .map_err(|e| SourceError::retryable("IAM Identity Center: the cache read task failed").with_cause(e))?;
         read.map_err(|e| match e {
             CacheError::Missing => {
-                let (session, hint) = self.session_text();
-                let hint = hint.replace(" again", "");
+                let (session, login) = self.session_text();
                 SourceError::not_loaded(format!(
-                    "IAM Identity Center: no cached SSO token for {session} at {}: {hint}",
+                    "IAM Identity Center: no cached SSO token for {session} at {}: run {login} to sign in",
                     self.cache_file.display()
                 ))
             }
@@ -205,13 +204,13 @@ impl SsoSource {
         let due = now
             .checked_add(self.token_refresh_window)
             .is_none_or(|limit| token.expires_at <= limit);
-        let (session, hint) = self.session_text();
+        let (session, login) = self.session_text();
         let cannot_refresh = |reason: &str| {
             SourceError::new(
                 ErrorClass::CredentialsRejected,
                 format!(
                     "IAM Identity Center: the SSO token for {session} expired at {} and cannot be refreshed \
-                     ({reason}): {hint}",
+                     ({reason}): run {login} to sign in again",
                     format_rfc3339(token.expires_at)
                 ),
             )
