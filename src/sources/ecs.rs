@@ -188,10 +188,11 @@ impl EcsSource {
         }
         let response = request.send().await.map_err(|e| http::transport_error(what, e))?;
         let status = response.status();
+        let date = http::server_date(response.headers());
         let body = http::read_body_capped(what, response, self.max_body_bytes).await?;
         let secret = token.as_deref().map(String::as_str);
         if status == StatusCode::OK {
-            parse_document(&body, now)
+            parse_document(&body, now).map(|c| http::on_local_clock(c, date, now))
         } else {
             Err(status_error(what, status, &body, secret))
         }

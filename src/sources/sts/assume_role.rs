@@ -234,7 +234,7 @@ impl Source for AssumeRoleSource {
             let now = ctx.now();
             let result = self
                 .client
-                .call(Call::AssumeRole, self.form(now), Some(&base), now)
+                .call(Call::AssumeRole, self.form(now), Some(&base), &ctx)
                 .await;
             let parsed = self.base.checked(&base, result)?;
             tracing::debug!(

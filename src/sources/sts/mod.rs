@@ -26,6 +26,25 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # A local clock that is off
+//!
+//! - **Lifetimes** are measured against the answer's `Date`
+//!   (`Expiration - Date`, both STS's clock) and counted from the local time
+//!   of the call, so credentials live their real lifetime on the local clock
+//!   whichever way it is off. IMDS and the container endpoint do the same.
+//!   A `Date` that does not parse, comes from a cache (`Age`) or would make
+//!   the lifetime over 36 h is ignored.
+//! - **Signing** is corrected as the AWS SDKs do: each answer's `Date`
+//!   gives STS's clock minus ours (measured at the middle of the round
+//!   trip; under 4 minutes it counts as zero), kept by the source for its
+//!   next calls. When STS refuses a signature for its time
+//!   (`SignatureDoesNotMatch` "Signature expired" / "not yet current", or
+//!   `RequestExpired`, `RequestTimeTooSkewed`, `RequestInTheFuture`,
+//!   `InvalidSignatureException`, `AuthFailure`) and the `Date` shows a
+//!   skew other than the one signed with, the call is signed again with
+//!   STS's time and sent once more at once, with a warning. Later calls are
+//!   signed right the first time.
+//!
 //! # Errors
 //!
 //! | what happened | class |

@@ -185,7 +185,7 @@ impl Source for WebIdentitySource {
             drop(token);
             let parsed = self
                 .client
-                .call(Call::AssumeRoleWithWebIdentity, form, None, now)
+                .call(Call::AssumeRoleWithWebIdentity, form, None, &ctx)
                 .await?;
             tracing::debug!(
                 role = ctx.role(),
