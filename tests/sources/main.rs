@@ -19,3 +19,4 @@ mod skew;
 mod sts;
 mod sts_base;
 mod sts_secrets;
+mod token_files;

@@ -51,7 +51,7 @@
 //! | --- | --- |
 //! | `Throttling`, `RequestLimitExceeded`, HTTP 429 | [`Throttled`](crate::ErrorClass::Throttled) |
 //! | HTTP 5xx (any body, an HTML page included), `InternalFailure`, a dropped connection | [`Retryable`](crate::ErrorClass::Retryable) |
-//! | connect or request timeout | [`Timeout`](crate::ErrorClass::Timeout) |
+//! | connect or request timeout; a web identity token file not read within 5 s (a FIFO without a writer, a hung mount), or still being read by an earlier fetch | [`Timeout`](crate::ErrorClass::Timeout) |
 //! | `ExpiredToken`, `InvalidClientTokenId`, `SignatureDoesNotMatch` (the base handle is [invalidated](crate::CredentialsHandle::invalidate)); an expired or invalid web identity token | [`CredentialsRejected`](crate::ErrorClass::CredentialsRejected) |
 //! | `AccessDenied`, `ValidationError`, `MalformedPolicyDocument`, `PackedPolicyTooLarge`, `RegionDisabledException`, other 4xx codes | [`Denied`](crate::ErrorClass::Denied) |
 //! | a body that does not parse, is over the cap, or holds unusable credentials | [`InvalidResponse`](crate::ErrorClass::InvalidResponse) |
