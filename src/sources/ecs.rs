@@ -123,7 +123,7 @@ impl fmt::Debug for EcsSource {
             TokenFrom::Env(_) => "environment".to_string(),
         };
         f.debug_struct("EcsSource")
-            .field("uri", &self.uri.as_ref().map(Url::as_str))
+            .field("uri", &self.uri.as_ref().map(http::shown_url))
             .field("token", &token)
             .finish_non_exhaustive()
     }
@@ -323,13 +323,14 @@ fn relative_uri(raw: &str) -> Result<Url, BuildError> {
         reason,
     };
     let raw = raw.trim();
+    let shown = http::shown_raw_url(raw);
     if raw.starts_with("//") || raw.contains("://") {
-        return Err(invalid(format!("`{raw}` is not a path")));
+        return Err(invalid(format!("`{shown}` is not a path")));
     }
     let sep = if raw.starts_with('/') { "" } else { "/" };
-    let url = Url::parse(&format!("{RELATIVE_URI_HOST}{sep}{raw}")).map_err(|e| invalid(format!("`{raw}`: {e}")))?;
+    let url = Url::parse(&format!("{RELATIVE_URI_HOST}{sep}{raw}")).map_err(|e| invalid(format!("`{shown}`: {e}")))?;
     if url.host_str() != Some("169.254.170.2") || url.port().is_some() || !url.username().is_empty() {
-        return Err(invalid(format!("`{raw}` is not a path")));
+        return Err(invalid(format!("`{shown}` is not a path")));
     }
     Ok(url)
 }
@@ -349,8 +350,8 @@ pub struct EcsSourceBuilder {
 impl fmt::Debug for EcsSourceBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EcsSourceBuilder")
-            .field("relative_uri", &self.relative_uri)
-            .field("full_uri", &self.full_uri)
+            .field("relative_uri", &self.relative_uri.as_deref().map(http::shown_raw_url))
+            .field("full_uri", &self.full_uri.as_deref().map(http::shown_raw_url))
             .field("auth_token", &self.auth_token.as_ref().map(|_| crate::REDACTED))
             .field("auth_token_file", &self.auth_token_file)
             .finish_non_exhaustive()

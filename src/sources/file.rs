@@ -137,7 +137,11 @@ mod tests {
         let path = dir.join("token");
         std::fs::write(&path, b"0123456789").unwrap();
         let reader = FileReader::default();
-        assert_eq!(reader.read(&path, 10).await.unwrap().as_slice(), b"0123456789");
+        let bytes = reader.read(&path, 10).await.unwrap();
+        assert_eq!(bytes.as_slice(), b"0123456789");
+        // Never reallocated (which would leave an unwiped copy): the
+        // capacity it was given.
+        assert_eq!(bytes.capacity(), 11);
         assert!(matches!(reader.read(&path, 9).await, Err(FileError::TooLarge)));
         // Not left busy by either read.
         assert_eq!(reader.read(&path, 64).await.unwrap().len(), 10);

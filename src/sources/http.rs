@@ -240,6 +240,23 @@ pub(crate) fn safe_text(text: &str, secrets: &[&str], max_chars: usize) -> Strin
     text
 }
 
+/// The longest request id kept, in characters.
+pub(crate) const MAX_REQUEST_ID_CHARS: usize = 64;
+
+/// A request id from the network (an STS `<RequestId>`, an
+/// `x-amzn-RequestId` header) made safe to show: only ASCII letters,
+/// digits and `-_.+/=` are kept (UUIDs and base64 ids), at most
+/// [`MAX_REQUEST_ID_CHARS`] of them. `None` when nothing is left: a request
+/// id can carry neither a forged log line nor 64 KiB into an error.
+pub(crate) fn safe_request_id(raw: &str) -> Option<String> {
+    let id: String = raw
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_.+/=".contains(*c))
+        .take(MAX_REQUEST_ID_CHARS)
+        .collect();
+    (!id.is_empty()).then_some(id)
+}
+
 /// Text from the network made safe for a message: printable, `secret` (if
 /// any) replaced, at most 200 characters. [`safe_text`] with one secret.
 pub(crate) fn printable(text: &str, secret: Option<&str>) -> String {
@@ -257,6 +274,24 @@ pub(crate) fn shown_url(url: &Url) -> String {
     let _ = shown.set_password(None);
     let _ = shown.set_username("");
     shown.as_str().to_string()
+}
+
+/// An endpoint as configured (a URL that may not parse) as it may be
+/// shown: [`shown_url`] when it parses with a host; otherwise everything up to the last
+/// `@` before any `?` or `#` is dropped after the scheme, since it may be a
+/// `user:password` the parser could not place.
+pub(crate) fn shown_raw_url(raw: &str) -> String {
+    if let Ok(url) = Url::parse(raw.trim())
+        && url.has_host()
+    {
+        return shown_url(&url);
+    }
+    let start = raw.find("//").map_or(0, |i| i + 2);
+    let end = raw[start..].find(['?', '#']).map_or(raw.len(), |i| start + i);
+    match raw[start..end].rfind('@') {
+        Some(at) => format!("{}{}", &raw[..start], &raw[start + at + 1..]),
+        None => raw.to_string(),
+    }
 }
 
 /// Whether `url`'s host is a loopback address or `localhost`.
@@ -286,9 +321,9 @@ pub(crate) fn host_ip(url: &Url) -> Option<IpAddr> {
 /// another scheme, no host, or is plain http to a non-loopback host.
 pub(crate) fn parse_endpoint(what: &'static str, raw: &str, allow_http: bool) -> Result<Url, BuildError> {
     let invalid = |reason: String| BuildError::InvalidConfiguration { what, reason };
-    let url = Url::parse(raw.trim()).map_err(|e| invalid(format!("`{raw}` is not a URL: {e}")))?;
+    let url = Url::parse(raw.trim()).map_err(|e| invalid(format!("`{}` is not a URL: {e}", shown_raw_url(raw))))?;
     if url.host().is_none() {
-        return Err(invalid(format!("`{raw}` has no host")));
+        return Err(invalid(format!("`{}` has no host", shown_url(&url))));
     }
     match url.scheme() {
         "https" => Ok(url),
@@ -388,6 +423,26 @@ mod tests {
         assert_eq!(shown("http://token@127.0.0.1:4566/"), "http://127.0.0.1:4566/");
         assert_eq!(shown("http://:pw@127.0.0.1/"), "http://127.0.0.1/");
         assert_eq!(shown("https://sts.amazonaws.com/"), "https://sts.amazonaws.com/");
+        // As configured, parsing or not.
+        assert_eq!(shown_raw_url("http://u:pw@127.0.0.1:1/"), "http://127.0.0.1:1/");
+        assert_eq!(shown_raw_url("http://u:p/w@[::zz]/x?a@b"), "http://[::zz]/x?a@b");
+        assert_eq!(shown_raw_url("//u:pw@evil.example/creds"), "//evil.example/creds");
+        assert_eq!(shown_raw_url("u:pw@host"), "host");
+        assert_eq!(shown_raw_url("not a url"), "not a url");
+        let e = parse_endpoint("sts", "http://u:secretpw@[::zz]/", false).unwrap_err();
+        assert!(!e.to_string().contains("secretpw"), "{e}");
+    }
+
+    #[test]
+    fn request_ids_keep_a_safe_charset_and_64_characters() {
+        assert_eq!(
+            safe_request_id("c6104cbe-af31-11e0-8154-cbc7ccf896c7").as_deref(),
+            Some("c6104cbe-af31-11e0-8154-cbc7ccf896c7")
+        );
+        assert_eq!(safe_request_id("a+b/c=_.\r\nX: y").as_deref(), Some("a+b/c=_.Xy"));
+        assert_eq!(safe_request_id(&"z".repeat(100)).map(|s| s.len()), Some(64));
+        assert_eq!(safe_request_id("\n <>\u{202e}é"), None);
+        assert_eq!(safe_request_id(""), None);
     }
 
     #[test]

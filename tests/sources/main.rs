@@ -13,6 +13,7 @@ pub mod common;
 mod canned;
 mod chain;
 mod ecs;
+mod hygiene;
 mod imds;
 mod imds_ecs_secrets;
 mod skew;

@@ -59,8 +59,11 @@
 //! | a base handle not ready within its wait | [`Retryable`](crate::ErrorClass::Retryable) |
 //!
 //! Messages carry the HTTP status, the AWS error code and message and the
-//! request id; never a secret key, a session token, a web identity token or
-//! an MFA code (nor the body of an answer, which may hold them).
+//! request id (only its letters, digits and `-_.+/=`, at most 64: it cannot
+//! forge a log line); never a secret key, a session token, a web identity
+//! token, an MFA code or an endpoint's `user:password` (nor the body of an
+//! answer, which may hold them). Request and answer bodies are wiped from
+//! memory when dropped.
 
 mod assume_role;
 mod base;

@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 use crate::credentials::Credentials;
 use crate::error::{BuildError, ErrorClass, SourceError};
 use crate::source::FetchContext;
-use crate::sources::http::{on_local_clock, read_body_capped, server_date, transport_error};
+use crate::sources::http::{on_local_clock, read_body_capped, safe_request_id, server_date, transport_error};
 
 use super::classify::{error_answer, error_code, is_clock_skew_error};
 use super::xml::{self, Answer, Call, Parsed};
@@ -157,9 +157,24 @@ impl Form {
 
     /// Appends one parameter, form-encoded.
     pub(crate) fn push(&mut self, key: &str, value: &str) {
+        // Room first, so that appending never reallocates: a reallocation
+        // would leave an unwiped copy of what the body holds (at worst
+        // three bytes per character once encoded, and the `&` and `=`).
+        self.reserve(3 * (key.len() + value.len()) + 2);
         let mut s = url::form_urlencoded::Serializer::for_suffix(std::mem::take(&mut *self.body), 0);
         s.append_pair(key, value);
         *self.body = s.finish();
+    }
+
+    /// Makes room for `extra` more bytes, moving the body to a bigger
+    /// buffer if needed; the old one is wiped when dropped.
+    fn reserve(&mut self, extra: usize) {
+        let needed = self.body.len() + extra;
+        if self.body.capacity() < needed {
+            let mut bigger = Zeroizing::new(String::with_capacity(needed.max(2 * self.body.capacity())));
+            bigger.push_str(&self.body);
+            self.body = bigger;
+        }
     }
 
     /// Appends a parameter whose value is a secret.
@@ -286,7 +301,7 @@ impl StsClient {
             .headers()
             .get("x-amzn-requestid")
             .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+            .and_then(safe_request_id);
         let body = read_body_capped(&what, response, self.max_body_bytes).await?;
         // Everything secret this request carried, for redaction of echoes.
         let mut secrets: Vec<&str> = form.secrets.iter().map(|s| s.as_str()).collect();
@@ -501,6 +516,26 @@ mod tests {
         assert_eq!(shift(t, -1500), t - Duration::from_millis(1500));
         let _ = shift(SystemTime::UNIX_EPOCH, i64::MIN);
         let _ = shift(t, i64::MAX);
+    }
+
+    #[test]
+    fn form_bodies_make_room_before_appending() {
+        let mut f = Form::new(Call::AssumeRoleWithWebIdentity);
+        // What `push` reserves bounds what it appends, for the worst values
+        // (every byte percent-encoded), so `String` never reallocates.
+        for value in ["é".repeat(300), "\u{10FFFF}".repeat(100), "a b+c&d=".repeat(50)] {
+            let len = f.body.len();
+            f.push_secret("WebIdentityToken", &value);
+            assert!(f.body.len() - len <= 3 * ("WebIdentityToken".len() + value.len()) + 2);
+        }
+        // Making room moves the content to a big enough buffer.
+        let content = f.body.to_string();
+        f.reserve(100_000);
+        assert!(f.body.capacity() >= content.len() + 100_000);
+        assert_eq!(f.body.as_str(), content);
+        // The secrets, kept for redaction, are wiped buffers too.
+        let _: &Zeroizing<String> = &f.secrets[0];
+        assert_eq!(f.secrets[0].as_str(), "é".repeat(300));
     }
 
     #[test]
