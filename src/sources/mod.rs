@@ -15,6 +15,7 @@
 mod chain;
 pub mod ecs;
 mod env;
+mod file;
 mod http;
 pub mod imds;
 mod lookup;
