@@ -9,6 +9,7 @@
 //! | [`sts::WebIdentitySource`] | `sts` | STS `AssumeRoleWithWebIdentity` with a token file re-read at every refresh (EKS) |
 //! | [`EcsSource`] | `ecs` | the container credentials endpoint (ECS task roles, EKS Pod Identity): `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` / `_FULL_URI`, with an authorization token |
 //! | [`ImdsSource`] | `imds` | the EC2 instance profile, from the instance metadata service (IMDSv2, optional v1 fallback) |
+//! | [`CredentialProcessSource`] | `process` | a `credential_process` command printing JSON credentials, run at every refresh |
 //! | [`DefaultChain`] | `chain` | the first of `env`, `sts` (web identity), `ecs`, `imds` that applies here, as the SDKs' default chain; the snapshot shows the one chosen |
 
 mod chain;
@@ -17,6 +18,7 @@ mod env;
 mod http;
 pub mod imds;
 mod lookup;
+pub mod process;
 pub mod profile;
 mod static_source;
 pub mod sts;
@@ -25,4 +27,5 @@ pub use chain::DefaultChain;
 pub use ecs::EcsSource;
 pub use env::EnvSource;
 pub use imds::ImdsSource;
+pub use process::CredentialProcessSource;
 pub use static_source::StaticSource;

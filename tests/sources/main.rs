@@ -15,6 +15,7 @@ mod chain;
 mod ecs;
 mod imds;
 mod imds_ecs_secrets;
+mod process;
 mod sts;
 mod sts_base;
 mod sts_secrets;

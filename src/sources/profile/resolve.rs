@@ -351,11 +351,7 @@ impl ProcessCommand {
 
     /// The program: the first word, or the first double-quoted string.
     pub fn program(&self) -> &str {
-        let line = self.0.trim_start();
-        if let Some(rest) = line.strip_prefix('"') {
-            return rest.split('"').next().unwrap_or(rest);
-        }
-        line.split([' ', '\t']).next().unwrap_or(line)
+        crate::sources::process::program_of(&self.0)
     }
 }
 
