@@ -10,7 +10,8 @@
 //! | [`EcsSource`] | `ecs` | the container credentials endpoint (ECS task roles, EKS Pod Identity): `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` / `_FULL_URI`, with an authorization token |
 //! | [`ImdsSource`] | `imds` | the EC2 instance profile, from the instance metadata service (IMDSv2, optional v1 fallback) |
 //! | [`CredentialProcessSource`] | `process` | a `credential_process` command printing JSON credentials, run at every refresh |
-//! | [`DefaultChain`] | `chain` | the first of `env`, `sts` (web identity), `ecs`, `imds` that applies here, as the SDKs' default chain; the snapshot shows the one chosen |
+//! | [`profile::ProfileSource`] | `profile` | a profile of the shared `config` and `credentials` files (`AWS_PROFILE`), its whole chain in one source; [`profile::ProfileRoles`] makes one role per hop instead |
+//! | [`DefaultChain`] | `chain` | the first of `env`, `profile`, `sts` (web identity), `ecs`, `imds` that applies here, as the SDKs' default chain; the snapshot shows the one chosen |
 
 mod chain;
 pub mod ecs;

@@ -16,6 +16,7 @@ mod ecs;
 mod imds;
 mod imds_ecs_secrets;
 mod process;
+mod profiles;
 mod sts;
 mod sts_base;
 mod sts_secrets;

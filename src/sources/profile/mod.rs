@@ -61,9 +61,13 @@
 //! ```
 
 mod error;
+mod link;
 mod location;
 mod parse;
 mod resolve;
+mod roles;
+mod source;
+mod sources;
 
 #[cfg(test)]
 mod conformance_tests;
@@ -79,6 +83,9 @@ pub use resolve::{
     Base, CredentialSource, MAX_ROLE_DURATION, MIN_ROLE_DURATION, ProcessCommand, ProfileChain, RegionalEndpoints,
     RoleHop, SsoHop, StaticKeys, StsSettings, WebIdentityHop, resolve,
 };
+pub use roles::{MFA_SESSION_SUFFIX, NamedRole, ProfileRoles};
+pub use source::ProfileSource;
+pub use sources::DEFAULT_STS_REGION;
 
 /// The profile used when `AWS_PROFILE` is unset.
 pub const DEFAULT_PROFILE: &str = "default";
