@@ -60,6 +60,20 @@
 //! # Ok::<(), credrefresh::sources::profile::ProfileError>(())
 //! ```
 
+//!
+//! # Refreshing profiles
+//!
+//! - [`RefresherBuilder::profile`](crate::RefresherBuilder::profile),
+//!   [`profiles`](crate::RefresherBuilder::profiles) and
+//!   [`profile_roles`](crate::RefresherBuilder::profile_roles) (with
+//!   [`ProfileRoles`]) make one role per profile, under its name, and one
+//!   per refreshing hop of its chain, so a base shared by many profiles is
+//!   fetched once; with an MFA code provider, one MFA session per base
+//!   profile (python stslib's list).
+//! - [`ProfileSource`] is one profile's whole chain as one source, run at
+//!   every refresh as the SDKs run it: the `profile` step of the
+//!   [`DefaultChain`](crate::sources::DefaultChain).
+
 mod error;
 mod link;
 mod location;

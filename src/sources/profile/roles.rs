@@ -1,29 +1,5 @@
 //! Profiles as roles of a refresher: one handle per profile, and one role
 //! per refreshing hop, so a base many profiles share is fetched once.
-//!
-//! For each profile asked for, its [chain](super::resolve) becomes:
-//!
-//! - one role per [`RoleHop`], named after the profile declaring it,
-//!   assuming its role with the credentials of the role before it (or of
-//!   the base) — a profile's own role is the last hop, so its handle is
-//!   under its own name;
-//! - a role for a base that refreshes (`credential_process`, web
-//!   identity), named after the profile declaring it; static keys and
-//!   `credential_source` are no role: each role assumed with them fetches
-//!   them itself;
-//! - with MFA, one role `<base>/mfa-session`: `GetSessionToken` with the
-//!   MFA device and a code from the [code
-//!   provider](ProfileRoles::mfa_code_provider), signed with the base
-//!   profile's static keys, whose temporary credentials sign every role
-//!   assumed from that base — the one MFA session python stslib shared
-//!   among its list of profiles. The device is the base profile's
-//!   `mfa_serial`, else that of the first role assumed with its keys
-//!   (where the SDKs would send the code with `AssumeRole`: the session's
-//!   credentials carry the MFA context into it).
-//!
-//! Roles are shared within one [`ProfileRoles`]: a hop or a base needed by
-//! several profiles is one role, configured by the first profile that needs
-//! it (the STS settings of a chain are those of the profile asked for).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -50,8 +26,38 @@ pub type NamedRole = (String, Arc<dyn Source>);
 pub const MFA_SESSION_SUFFIX: &str = "/mfa-session";
 
 /// Profiles of the shared `config` and `credentials` files, to be refreshed
-/// as roles: see [`RefresherBuilder::profile_roles`], and the
-/// [module docs](self) for the roles made.
+/// as roles of a refresher ([`RefresherBuilder::profile_roles`]).
+///
+/// For each profile asked for, its [chain](super::ProfileChain) becomes:
+///
+/// - one role per [`RoleHop`](super::RoleHop), named after the profile declaring it,
+///   assuming its role with the credentials of the role before it (or of
+///   the base) — a profile's own role is the last hop, so its handle is
+///   under its own name;
+/// - a role for a base that refreshes (`credential_process`, web
+///   identity), named after the profile declaring it; static keys and
+///   `credential_source` are no role: each role assumed with them fetches
+///   them itself;
+/// - with MFA, one role `<base>/mfa-session`: `GetSessionToken` with the
+///   MFA device and a code from the [code
+///   provider](ProfileRoles::mfa_code_provider), signed with the base
+///   profile's static keys, whose temporary credentials sign every role
+///   assumed from that base — the one MFA session python stslib shared
+///   among its list of profiles. The device is the base profile's
+///   `mfa_serial`, else that of the first role assumed with its keys
+///   (where the SDKs would send the code with `AssumeRole`: the session's
+///   credentials carry the MFA context into it).
+///
+/// Roles are shared within one [`ProfileRoles`]: a hop or a base needed by
+/// several profiles is one role, configured by the first profile that needs
+/// it (the STS settings of a chain are those of the profile asked for).
+///
+/// A role reads its base role's credentials as that role last fetched
+/// them, waiting up to [`DEFAULT_BASE_WAIT`](crate::sources::sts::DEFAULT_BASE_WAIT)
+/// for the first ones. Unlike a base [handle](crate::sources::sts::BaseCredentials::Handle),
+/// a base that STS rejects is not asked to refresh early: it refreshes on
+/// its own schedule (the roles are made before the refresher starts, when
+/// no handle exists yet).
 ///
 /// ```no_run
 /// use credrefresh::{Refresher, SourceError, sources::profile::ProfileRoles};

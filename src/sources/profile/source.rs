@@ -22,8 +22,8 @@ use super::sources::{assume_role, base_source};
 /// The files are read and the profile resolved once, when the source is
 /// made (as the SDKs load them once). What goes wrong there is reported by
 /// every fetch: a missing profile or files, or a profile without
-/// credentials, as [`NotLoaded`](ErrorClass::NotLoaded) (a chain moves on);
-/// anything else as [`InvalidConfiguration`](ErrorClass::InvalidConfiguration),
+/// credentials, as [`NotLoaded`](crate::ErrorClass::NotLoaded) (a chain moves on);
+/// anything else as [`InvalidConfiguration`](crate::ErrorClass::InvalidConfiguration),
 /// which stops a chain, as in the SDKs: a profile that is selected but
 /// broken must not give way to the instance's role.
 ///
