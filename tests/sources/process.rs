@@ -163,6 +163,24 @@ async fn an_abandoned_fetch_kills_the_program() {
 }
 
 #[tokio::test]
+async fn a_refresher_shutdown_kills_a_running_program() {
+    let d = dir("shutdown");
+    let s = script(&d, "hang.sh", "echo $$ > \"$1/self\"\nsleep 600");
+    let refresher = credrefresh::Refresher::builder()
+        .role("app", process(format!("{} {}", s.display(), d.display())))
+        .start()
+        .unwrap();
+    let pid = read_pid(&d.join("self"));
+    assert!(!dead(pid), "the program runs");
+    refresher.shutdown();
+    assert!(
+        wait_until(WAIT, || dead(pid)),
+        "process {pid} still running after shutdown"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[tokio::test]
 async fn garbage_and_wrong_versions_are_invalid_responses() {
     let d = dir("garbage");
     let s = script(&d, "garbage.sh", &format!("echo 'AccessKeyId={SECRET} not json'"));

@@ -339,6 +339,12 @@ fn errors_are_typed_and_name_the_profile() {
         "{error:?}"
     );
     assert!(text.contains("profile `bad`"), "{text}");
+    // `profile` and `profiles` read the files the process environment names.
+    let (profile, error, _) = profile_error(Refresher::builder().profile("credrefresh-test-no-such-profile"));
+    assert_eq!(profile, "credrefresh-test-no-such-profile");
+    assert!(matches!(error, ProfileError::UnknownProfile { .. }), "{error}");
+    let (profile, _, _) = profile_error(Refresher::builder().profiles(["credrefresh-test-none-a", "b"]));
+    assert_eq!(profile, "credrefresh-test-none-a");
 }
 
 #[test]
