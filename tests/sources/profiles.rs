@@ -2,8 +2,9 @@
 //! refresher (`profile`, `profiles`, `profile_roles`) and as the profile
 //! step of the default chain, over the emulator: one role per hop, a base
 //! or hop shared by several profiles fetched once, one MFA session for
-//! stslib's list, the profiles' settings on every STS call, and typed
-//! errors naming the profile. Real time, no sleeps.
+//! stslib's list, an IAM Identity Center base, the profiles' settings on
+//! every STS call, and typed errors naming the profile. Real time, no
+//! sleeps.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -316,12 +317,12 @@ fn errors_are_typed_and_name_the_profile() {
     assert_eq!(profile, "nowhere");
     assert_eq!(error.class(), ErrorClass::NotLoaded);
     assert!(matches!(error, ProfileError::UnknownProfile { .. }));
-    // IAM Identity Center: not yet.
+    // IAM Identity Center settings the source refuses (an account id that is not 12 digits).
     let sso = "[profile sso]\nsso_start_url = https://x.awsapps.com/start\nsso_region = eu-west-1\n\
-               sso_account_id = 123456789012\nsso_role_name = Admin\n";
+               sso_account_id = 1234\nsso_role_name = Admin\n";
     let (_, error, _) = profile_error(with(sso, "", &["sso"]));
     assert!(
-        matches!(error, ProfileError::Unsupported { ref profile, .. } if profile == "sso"),
+        matches!(error, ProfileError::InvalidSettings { ref profile, .. } if profile == "sso"),
         "{error}"
     );
     // MFA on a role assumed with another role's credentials.
@@ -365,6 +366,69 @@ fn separate_calls_sharing_a_hop_are_refused_at_start() {
         .profile_roles(one("b"))
         .unwrap();
     assert!(matches!(builder.start(), Err(BuildError::DuplicateRole(role)) if role == "mid"));
+}
+
+#[tokio::test]
+async fn an_iam_identity_center_base_is_one_role_under_its_profile() {
+    use credrefresh::sources::sso::{SsoConfig, SsoSource};
+    const START: &str = "https://d-abc123.awsapps.com/start";
+    let emulator = Emulator::start().unwrap();
+    let home = home("sso", "", "");
+    let env = env(
+        &emulator,
+        &[
+            ("HOME", &home.display().to_string()),
+            ("AWS_ENDPOINT_URL_SSO", &emulator.sso_portal_endpoint()),
+            ("AWS_ENDPOINT_URL_SSO_OIDC", &emulator.sso_oidc_endpoint()),
+        ],
+    );
+    let config = format!(
+        "[profile admin]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Admin\n\
+         [sso-session corp]\nsso_start_url = {START}\nsso_region = eu-west-1\n\
+         [profile deploy]\nrole_arn = arn:aws:iam::123456789012:role/deploy\nsource_profile = admin\n\
+         [profile audit]\nrole_arn = arn:aws:iam::123456789012:role/audit\nsource_profile = admin\n"
+    );
+    // The token `aws sso login` would have cached, where the source looks.
+    let lookup_env = env.clone();
+    let cache_file = SsoSource::builder(SsoConfig::session("corp", START, "eu-west-1", "111122223333", "Admin"))
+        .env_lookup(move |k| lookup_env.var(k))
+        .build()
+        .unwrap()
+        .cache_file()
+        .to_path_buf();
+    std::fs::create_dir_all(cache_file.parent().unwrap()).unwrap();
+    std::fs::write(&cache_file, emulator.sso_login().cache_json(START, "eu-west-1")).unwrap();
+
+    let refresher = Refresher::builder()
+        .policy(quick_policy())
+        .profile_roles(
+            ProfileRoles::new(["deploy", "audit"])
+                .env(env.clone())
+                .profile_set(set(&config, "", &env)),
+        )
+        .unwrap()
+        .start()
+        .unwrap();
+    assert_eq!(refresher.role_names(), ["admin", "audit", "deploy"]);
+    for name in ["deploy", "audit"] {
+        refresher.handle(name).unwrap().wait_ready(WAIT).await.unwrap();
+    }
+    let admin = refresher.handle("admin").unwrap().load_full();
+    assert_eq!(admin.source(), "sso");
+    assert_eq!(admin.credentials().unwrap().account_id(), Some("111122223333"));
+    assert_eq!(
+        emulator.count(Call::SsoGetRoleCredentials),
+        1,
+        "one portal call for both roles"
+    );
+    let admin_key = admin.credentials().unwrap().access_key_id().to_string();
+    let calls = emulator.requests(Call::AssumeRole);
+    assert_eq!(calls.len(), 2);
+    for request in calls {
+        assert_eq!(signer(&request), admin_key);
+    }
+    refresher.shutdown();
+    let _ = std::fs::remove_dir_all(&home);
 }
 
 /// A home with `.aws/config` and `.aws/credentials`.

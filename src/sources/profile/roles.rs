@@ -35,7 +35,7 @@ pub const MFA_SESSION_SUFFIX: &str = "/mfa-session";
 ///   the base) — a profile's own role is the last hop, so its handle is
 ///   under its own name;
 /// - a role for a base that refreshes (`credential_process`, web
-///   identity), named after the profile declaring it; static keys and
+///   identity, IAM Identity Center), named after the profile declaring it; static keys and
 ///   `credential_source` are no role: each role assumed with them fetches
 ///   them itself;
 /// - with MFA, one role `<base>/mfa-session`: `GetSessionToken` with the
@@ -163,9 +163,9 @@ impl ProfileRoles {
     /// read or parsed, every error of [`resolve`], a profile needing MFA
     /// codes without a [provider](Self::mfa_code_provider), MFA where it
     /// cannot be used (a role assumed with another role's credentials, or
-    /// with a base that is not static keys), IAM Identity Center (not
-    /// supported yet), and settings the sources refuse (a region, an
-    /// endpoint, a role ARN, a duration).
+    /// with a base that is not static keys), and settings the sources
+    /// refuse (a region, an endpoint, a role ARN, a duration, IAM Identity
+    /// Center settings, no home directory for its token cache).
     pub fn into_roles(self) -> Result<Vec<NamedRole>, BuildError> {
         let env = self.env.unwrap_or_else(ProfileEnv::process);
         let set = match self.set {

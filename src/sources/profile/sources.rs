@@ -3,6 +3,8 @@
 //! (one role per hop) and [`ProfileSource`](super::ProfileSource) (the whole
 //! chain in one source, for the default chain).
 //!
+//! An IAM Identity Center base is an [`SsoSource`] ([`sso_source`]).
+//!
 //! Every STS call of a chain uses the selected profile's
 //! [`StsSettings`]: its region (`AWS_REGION` first), else
 //! [`DEFAULT_STS_REGION`] as botocore does without a region; its endpoint
@@ -20,6 +22,7 @@ use crate::sources::ecs::EcsSource;
 use crate::sources::env::EnvSource;
 use crate::sources::imds::ImdsSource;
 use crate::sources::process::CredentialProcessSource;
+use crate::sources::sso::{SsoConfig, SsoSource};
 use crate::sources::static_source::StaticSource;
 use crate::sources::sts::{AssumeRoleSource, BaseCredentials, MfaCodeProvider, SessionTokenSource, WebIdentitySource};
 
@@ -126,18 +129,44 @@ pub(super) fn base_source(base: &Base, env: &ProfileEnv) -> Result<Arc<dyn Sourc
                 .map_err(settings_error(profile))?;
             Ok(Arc::new(source))
         }
-        Base::Sso(hop) => sso_source(hop),
+        Base::Sso(hop) => sso_source(hop, env),
     }
 }
 
 /// The source of an IAM Identity Center base (`sso_session`, or the legacy
-/// `sso_start_url` keys). The one place where profiles meet IAM Identity
-/// Center: not supported yet, a typed error.
-pub(super) fn sso_source(hop: &SsoHop) -> Result<Arc<dyn Source>, ProfileError> {
-    Err(ProfileError::Unsupported {
-        profile: hop.profile.clone(),
-        what: "IAM Identity Center credentials (sso_session, sso_start_url)",
-    })
+/// `sso_start_url` keys): an [`SsoSource`] with the token cache under the
+/// environment's home, and the SDKs' endpoint variables
+/// `AWS_ENDPOINT_URL_SSO_OIDC` (SSO-OIDC) and `AWS_ENDPOINT_URL_SSO` (the
+/// portal) when set.
+pub(super) fn sso_source(hop: &SsoHop, env: &ProfileEnv) -> Result<Arc<dyn Source>, ProfileError> {
+    let config = match &hop.session_name {
+        Some(session) => SsoConfig::session(
+            session.clone(),
+            hop.start_url.clone(),
+            hop.region.clone(),
+            hop.account_id.clone(),
+            hop.role_name.clone(),
+        ),
+        None => SsoConfig::legacy(
+            hop.start_url.clone(),
+            hop.region.clone(),
+            hop.account_id.clone(),
+            hop.role_name.clone(),
+        ),
+    };
+    let lookup = {
+        let env = env.clone();
+        move |k: &str| env.var(k)
+    };
+    let mut builder = SsoSource::builder(config).env_lookup(lookup);
+    if let Some(url) = env.var("AWS_ENDPOINT_URL_SSO_OIDC") {
+        builder = builder.oidc_endpoint(url);
+    }
+    if let Some(url) = env.var("AWS_ENDPOINT_URL_SSO") {
+        builder = builder.portal_endpoint(url);
+    }
+    let source = builder.build().map_err(settings_error(&hop.profile))?;
+    Ok(Arc::new(source))
 }
 
 fn credential_source(
