@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::credentials::Credentials;
 use crate::error::{BuildError, ErrorClass, SourceError};
 use crate::source::{FetchContext, FetchFuture, Source};
+use crate::sources::profile::{Platform, ProfileEnv, ProfileSource};
 use crate::sources::sts::WebIdentitySource;
 use crate::sources::{EcsSource, EnvSource, ImdsSource};
 
@@ -16,10 +17,18 @@ use super::lookup::{Lookup, process_env};
 const NONE: usize = usize::MAX;
 
 /// Credentials from the first source that applies, in the order of the AWS
-/// SDKs' default chain: environment variables ([`EnvSource`]), web identity
-/// ([`WebIdentitySource`], when `AWS_ROLE_ARN` and
+/// SDKs' default chain: environment variables ([`EnvSource`]), the profile
+/// ([`ProfileSource`]: `AWS_PROFILE`, else `default`, of the shared
+/// `config` and `credentials` files, read once when the chain is made),
+/// web identity ([`WebIdentitySource`], when `AWS_ROLE_ARN` and
 /// `AWS_WEB_IDENTITY_TOKEN_FILE` are set, as on EKS), container endpoint
 /// ([`EcsSource`]), instance metadata ([`ImdsSource`]).
+///
+/// The profile step is passed over when the profile is in neither file
+/// (or neither file exists) or holds no credentials; a profile that is
+/// there but broken stops the chain with its
+/// [`InvalidConfiguration`](ErrorClass::InvalidConfiguration) error, as in
+/// the SDKs.
 ///
 /// Every variable is read through one lookup (the process environment, or
 /// [`with_lookup`](Self::with_lookup)). For web identity, the STS endpoint
@@ -174,6 +183,10 @@ impl DefaultChain {
             let lookup = lookup.clone();
             EnvSource::with_lookup(move |k| lookup(k))
         };
+        let profile = {
+            let lookup = lookup.clone();
+            ProfileSource::from_env(&ProfileEnv::from_fn(move |k| lookup(k), Platform::current()))
+        };
         let web_identity = {
             let l = lookup.clone();
             match WebIdentitySource::from_env_with(move |k| l(k)) {
@@ -195,6 +208,7 @@ impl DefaultChain {
         let imds = ImdsSource::builder().env_lookup_shared(lookup).build()?;
         Ok(Self::from_links(vec![
             Link::Any(Arc::new(env)),
+            Link::Any(Arc::new(profile)),
             web_identity,
             Link::Any(Arc::new(ecs)),
             Link::Imds(Arc::new(imds)),
@@ -428,7 +442,7 @@ mod tests {
             ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:9/creds"),
         ]);
         let chain = DefaultChain::with_lookup(move |k| vars.get(k).map(|v| v.to_string())).unwrap();
-        assert_eq!(chain.source_names(), ["env", "sts", "ecs", "imds"]);
+        assert_eq!(chain.source_names(), ["env", "profile", "sts", "ecs", "imds"]);
         assert_eq!(chain.fetch(ctx()).await.unwrap().access_key_id(), "AKIDENV");
         assert_eq!(chain.chosen(), Some("env"));
         assert!(format!("{chain:?}").contains("chosen: Some(\"env\")"));

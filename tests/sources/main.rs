@@ -16,6 +16,8 @@ mod ecs;
 mod hygiene;
 mod imds;
 mod imds_ecs_secrets;
+mod process;
+mod profiles;
 mod skew;
 mod sso;
 mod sts;
