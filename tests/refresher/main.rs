@@ -11,4 +11,5 @@ mod actor;
 mod collector;
 mod demo_server;
 mod handle_threads;
+mod restart_backoff;
 mod stress;
