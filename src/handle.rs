@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use arc_swap::ArcSwap;
 use tokio::sync::{Notify, broadcast, watch};
 
+use crate::clock::{Clock, SystemClock};
 use crate::credentials::Credentials;
 use crate::error::{ErrorClass, WaitError};
 use crate::metrics::stats::RoleStats;
@@ -67,6 +68,16 @@ pub struct LastError {
 }
 
 /// Everything a reader may want to know about a role, as of the latest change.
+///
+/// # After the refresher stops
+/// When the role is removed, the refresher shut down or dropped, or its
+/// actor system gone, a last snapshot is published with
+/// [`is_stopped`](Self::is_stopped) set (and a
+/// [`RefreshEventKind::Stopped`] event): nothing will be published for the
+/// role any more, so its [`state`](Self::state) stays whatever it was.
+/// [`usable_credentials`](Self::usable_credentials) reads the clock and
+/// never returns credentials past their (possibly extended) expiry, whether
+/// a refresher is still running or not.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub(crate) role: Arc<str>,
@@ -83,10 +94,21 @@ pub struct Snapshot {
     pub(crate) generation: u64,
     /// The generation at which the current credentials were first published.
     pub(crate) credentials_generation: u64,
+    /// No refresher runs for this role any more.
+    pub(crate) stopped: bool,
+    /// The refresher's clock, read by [`Snapshot::usable_credentials`].
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 impl Snapshot {
+    /// No credentials yet, on the system clock.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn empty(role: Arc<str>, source: Arc<str>) -> Self {
+        Self::empty_on(role, source, Arc::new(SystemClock))
+    }
+
+    /// No credentials yet, with `clock` deciding what has expired.
+    pub(crate) fn empty_on(role: Arc<str>, source: Arc<str>, clock: Arc<dyn Clock>) -> Self {
         Self {
             role,
             source,
@@ -100,6 +122,8 @@ impl Snapshot {
             restarts: 0,
             generation: 0,
             credentials_generation: 0,
+            stopped: false,
+            clock,
         }
     }
 
@@ -119,14 +143,46 @@ impl Snapshot {
         self.credentials.as_ref()
     }
 
-    /// The credentials if they are usable ([`CredentialsState::is_usable`]).
+    /// The credentials if they can be used now: their state is usable
+    /// ([`CredentialsState::is_usable`]) and they have not reached their
+    /// (possibly extended) expiry.
+    ///
+    /// Reads the refresher's clock (see [`RefresherBuilder::clock`](crate::RefresherBuilder::clock))
+    /// for credentials that expire, so that credentials past their expiry
+    /// are never returned, even when no refresher runs any more
+    /// ([`is_stopped`](Self::is_stopped)) or before it noticed a jump of the
+    /// wall clock. Costs one clock read more than
+    /// [`credentials`](Self::credentials) (the README gives the figure).
+    #[inline]
     pub fn usable_credentials(&self) -> Option<&Credentials> {
-        self.credentials().filter(|_| self.state.is_usable())
+        let credentials = self.credentials.as_ref()?;
+        if !self.state.is_usable() {
+            return None;
+        }
+        match credentials.expiry() {
+            Some(expiry) if expiry <= self.clock.now() => None,
+            _ => Some(credentials),
+        }
     }
 
-    /// Whether the credentials are fresh, extended, expired or not loaded.
+    /// Whether the credentials are fresh, extended, expired or not loaded,
+    /// as the refresher last decided. It is not updated after the refresher
+    /// stopped ([`is_stopped`](Self::is_stopped)), and may trail a jump of
+    /// the wall clock by up to [`MAX_TIMER_SLICE`](crate::policy::MAX_TIMER_SLICE):
+    /// use [`usable_credentials`](Self::usable_credentials), which checks
+    /// the expiry against the clock, to sign requests.
     pub fn state(&self) -> CredentialsState {
         self.state
+    }
+
+    /// Whether the role's refresher has stopped for good (role removed,
+    /// refresher shut down or dropped): nothing will be published for this
+    /// role any more. The credentials stay for inspection, but
+    /// [`usable_credentials`](Self::usable_credentials) returns none once
+    /// they expire, and [`CredentialsHandle::wait_for`] returns
+    /// [`WaitError::Stopped`] at once.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
     }
 
     /// The latest failed refresh, kept after a later success for inspection.
@@ -205,6 +261,9 @@ pub enum RefreshEventKind {
     },
     /// Credentials expired and were not extended (strict mode).
     Expired,
+    /// The role's refresher stopped for good (role removed, refresher shut
+    /// down or dropped): the last event of the role.
+    Stopped,
 }
 
 /// One refresh event of one role.
@@ -234,9 +293,16 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// A role's shared state on the system clock.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn new(role: Arc<str>, source: Arc<str>) -> Arc<Self> {
+        Self::on_clock(role, source, Arc::new(SystemClock))
+    }
+
+    /// A role's shared state, its snapshots reading `clock`.
+    pub(crate) fn on_clock(role: Arc<str>, source: Arc<str>, clock: Arc<dyn Clock>) -> Arc<Self> {
         Arc::new(Self {
-            snapshot: ArcSwap::from_pointee(Snapshot::empty(role, source)),
+            snapshot: ArcSwap::from_pointee(Snapshot::empty_on(role, source, clock)),
             events: broadcast::channel(EVENT_CAPACITY).0,
             published: watch::channel(0).0,
             invalidate: Notify::new(),
@@ -270,6 +336,22 @@ impl Shared {
             });
         }
         generation
+    }
+
+    /// Publishes that no refresher runs for the role any more (once): the
+    /// snapshot says so, waiters wake up and return
+    /// [`WaitError::Stopped`], subscribers get [`RefreshEventKind::Stopped`].
+    /// Called when the last copy of the role's spec is dropped, on the
+    /// actor thread, once no actor of the role can publish.
+    pub(crate) fn mark_stopped(&self) {
+        let current = self.snapshot.load_full();
+        if current.stopped {
+            return;
+        }
+        let mut next = (*current).clone();
+        next.stopped = true;
+        next.next_refresh = None;
+        self.publish(next, false, &[RefreshEventKind::Stopped]);
     }
 }
 
@@ -363,20 +445,25 @@ impl CredentialsHandle {
         self.shared.snapshot.load().role.clone()
     }
 
-    /// Waits until usable credentials are published, up to `timeout`.
+    /// Waits until usable credentials are published
+    /// ([`Snapshot::usable_credentials`] returns some), up to `timeout`.
     ///
     /// # Errors
     /// [`WaitError::TimedOut`] (with the last error class) when none arrive
-    /// in time; [`WaitError::Stopped`] when the refresher is gone.
+    /// in time; [`WaitError::Stopped`], at once, when the refresher has
+    /// stopped ([`Snapshot::is_stopped`]) and the credentials it left are
+    /// not usable.
     pub async fn wait_ready(&self, timeout: Duration) -> Result<Arc<Snapshot>, WaitError> {
-        self.wait_for(timeout, |s| s.state.is_usable()).await
+        self.wait_for(timeout, |s| s.usable_credentials().is_some()).await
     }
 
     /// Waits until a published snapshot satisfies `condition` (checked on
     /// the current one first), up to `timeout`.
     ///
     /// # Errors
-    /// As [`wait_ready`](Self::wait_ready).
+    /// [`WaitError::TimedOut`] when no snapshot satisfies it in time;
+    /// [`WaitError::Stopped`], at once, when the current one does not and
+    /// the refresher has stopped (no snapshot will come any more).
     pub async fn wait_for(
         &self,
         timeout: Duration,
@@ -388,6 +475,9 @@ impl CredentialsHandle {
                 let snapshot = self.load_full();
                 if condition(&snapshot) {
                     return Ok(snapshot);
+                }
+                if snapshot.stopped {
+                    return Err(WaitError::Stopped);
                 }
                 if published.changed().await.is_err() {
                     return Err(WaitError::Stopped);

@@ -485,7 +485,10 @@ fn roles_are_added_and_removed_at_run_time() {
             })
             .await;
         }
+        // Its last event says it stopped; nothing after.
+        assert_eq!(second_events.try_recv().unwrap().kind, RefreshEventKind::Stopped);
         assert!(second_events.try_recv().is_err());
+        assert!(second.load().is_stopped());
         assert_eq!(second_source.fetches(), 1);
         assert_eq!(first.fetches(), 4);
         assert_eq!(second.load().credentials().unwrap().access_key_id(), "ASIAFAKE00000001");

@@ -8,8 +8,10 @@
 pub mod common;
 
 mod actor;
+mod clocks;
 mod collector;
 mod demo_server;
 mod handle_threads;
 mod restart_backoff;
+mod stopped;
 mod stress;
