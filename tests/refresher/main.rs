@@ -15,3 +15,4 @@ mod handle_threads;
 mod restart_backoff;
 mod stopped;
 mod stress;
+mod wrong_clock;
