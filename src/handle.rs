@@ -82,6 +82,9 @@ pub struct LastError {
 pub struct Snapshot {
     pub(crate) role: Arc<str>,
     pub(crate) source: Arc<str>,
+    /// For a source that picks among others (a chain): the one that
+    /// produced the current credentials.
+    pub(crate) resolved_source: Option<&'static str>,
     /// Cheap to clone: [`Credentials`] share their fields.
     pub(crate) credentials: Option<Credentials>,
     pub(crate) state: CredentialsState,
@@ -112,6 +115,7 @@ impl Snapshot {
         Self {
             role,
             source,
+            resolved_source: None,
             credentials: None,
             state: CredentialsState::NotLoaded,
             last_error: None,
@@ -132,9 +136,20 @@ impl Snapshot {
         &self.role
     }
 
-    /// The source's name (`env`, `sts`, `imds`, …).
+    /// The configured source's name (`env`, `sts`, `imds`, `chain`, …): it
+    /// never changes, and it is the `source` label of every metric.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// The source that produced the current credentials: for a source that
+    /// picks among others (the [`DefaultChain`](crate::sources::DefaultChain)),
+    /// the one it chose (`env`, `ecs`, `imds`, …), as of the latest
+    /// success; otherwise, and before a chain has chosen, the same as
+    /// [`source`](Self::source). Also the `chosen` label of
+    /// [`CHAIN_SOURCE`](crate::metrics::CHAIN_SOURCE).
+    pub fn resolved_source(&self) -> &str {
+        self.resolved_source.unwrap_or(&self.source)
     }
 
     /// The current credentials, if any have been loaded. Check

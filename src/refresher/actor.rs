@@ -214,13 +214,20 @@ impl RefresherActor {
             next_refresh = %format_rfc3339(next_refresh),
             "credentials refreshed"
         );
-        // A chain shows the source it chose.
-        let source = match self.spec.source.resolved_name() {
-            Some(name) if *previous.source != *name => Arc::from(name),
-            _ => previous.source.clone(),
-        };
+        // A chain's choice is a field (and series) of its own: the source
+        // name, and so every metric label, stays the configured one.
+        let resolved_source = self.spec.source.resolved_name();
+        if let Some(chosen) = resolved_source.filter(|&c| previous.resolved_source != Some(c)) {
+            tracing::info!(
+                role = %self.spec.name,
+                source = self.spec.source.name(),
+                chosen,
+                "credentials chain chose a source"
+            );
+            self.metrics.chain_choice(previous.resolved_source, chosen);
+        }
         let snapshot = Snapshot {
-            source,
+            resolved_source: resolved_source.or(previous.resolved_source),
             credentials: Some(credentials),
             state: CredentialsState::Fresh,
             last_success: Some(now),

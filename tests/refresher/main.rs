@@ -8,6 +8,7 @@
 pub mod common;
 
 mod actor;
+mod chain_labels;
 mod clocks;
 mod collector;
 mod demo_server;
