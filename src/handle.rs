@@ -518,10 +518,47 @@ impl CredentialsHandle {
     ///
     /// Cheap and safe to call from every worker at once: calls made about
     /// the same credentials cause one fetch, and calls about credentials
-    /// already replaced cause none.
+    /// already replaced cause none. A rejection that arrives after the
+    /// credentials were rotated (a request signed before the rotation,
+    /// answered after it) would invalidate the new ones: when you know
+    /// which credentials were rejected, use
+    /// [`invalidate_credentials`](Self::invalidate_credentials) or
+    /// [`invalidate_key`](Self::invalidate_key) instead.
     pub fn invalidate(&self) {
         let generation = self.shared.snapshot.load().credentials_generation;
         self.shared.invalidations.fetch_add(1, Ordering::Relaxed);
+        self.invalidate_generation(generation);
+    }
+
+    /// Declares the credentials whose access key ID is `access_key_id` bad:
+    /// if they are the ones served now, as [`invalidate`](Self::invalidate);
+    /// if they were already replaced (a late rejection of a rotated key),
+    /// nothing happens and no fetch is made. Counted in
+    /// [`INVALIDATIONS`](crate::metrics::INVALIDATIONS) either way.
+    pub fn invalidate_key(&self, access_key_id: &str) {
+        let generation = {
+            let snapshot = self.shared.snapshot.load();
+            snapshot
+                .credentials()
+                .filter(|c| c.access_key_id() == access_key_id)
+                .map(|_| snapshot.credentials_generation)
+        };
+        self.shared.invalidations.fetch_add(1, Ordering::Relaxed);
+        if let Some(generation) = generation {
+            self.invalidate_generation(generation);
+        }
+    }
+
+    /// Declares `credentials` bad (those a rejected request was signed
+    /// with): as [`invalidate_key`](Self::invalidate_key) with their access
+    /// key ID.
+    pub fn invalidate_credentials(&self, credentials: &Credentials) {
+        self.invalidate_key(credentials.access_key_id());
+    }
+
+    /// Marks the credentials published at `generation` bad and wakes the
+    /// refresher once per generation.
+    fn invalidate_generation(&self, generation: u64) {
         if generation == 0 {
             // Nothing loaded yet: the refresher is already trying.
             return;
