@@ -615,6 +615,76 @@ mod tests {
         assert_eq!(s.invalidations.load(Ordering::Relaxed), 100);
     }
 
+    fn expiring_at(expiry: SystemTime) -> Credentials {
+        Credentials::builder("ASIAUNIT", "unit-secret", SystemTime::UNIX_EPOCH)
+            .expiry(expiry)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn usable_credentials_are_checked_against_the_clock() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let clock = crate::clock::ManualClock::new(start);
+        let s = Shared::on_clock("app".into(), "static".into(), Arc::new(clock.clone()));
+        let mut snap = (*s.snapshot.load_full()).clone();
+        snap.credentials = Some(expiring_at(start + Duration::from_secs(60)));
+        snap.state = CredentialsState::Fresh;
+        s.publish(snap, true, &[]);
+        let h = CredentialsHandle::new(s);
+        assert!(h.load().usable_credentials().is_some());
+        clock.advance(Duration::from_secs(59));
+        assert!(h.load().usable_credentials().is_some());
+        // At the expiry itself, no longer: the state still says fresh.
+        clock.advance(Duration::from_secs(1));
+        assert!(h.load().usable_credentials().is_none());
+        assert_eq!(h.load().state(), CredentialsState::Fresh);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stopped_role_ends_every_wait_at_once_and_only_once() {
+        let s = shared();
+        let h = CredentialsHandle::new(s.clone());
+        let mut events = h.subscribe();
+        let waiter = {
+            let h = h.clone();
+            tokio::spawn(async move { h.wait_ready(Duration::from_secs(3600)).await })
+        };
+        tokio::task::yield_now().await;
+        s.mark_stopped();
+        s.mark_stopped();
+        assert_eq!(waiter.await.unwrap().unwrap_err(), WaitError::Stopped);
+        assert!(h.load().is_stopped());
+        assert_eq!(h.load().generation(), 1);
+        assert_eq!(events.try_recv().unwrap().kind, RefreshEventKind::Stopped);
+        assert!(events.try_recv().is_err());
+        // A condition the last snapshot satisfies still succeeds.
+        assert!(h.wait_for(Duration::ZERO, |s| s.is_stopped()).await.is_ok());
+    }
+
+    #[test]
+    fn invalidate_key_marks_only_the_credentials_it_names() {
+        let s = shared();
+        let h = CredentialsHandle::new(s.clone());
+        let mut snap = Snapshot::empty("app".into(), "static".into());
+        snap.credentials = Some(expiring_at(SystemTime::UNIX_EPOCH + Duration::from_secs(4_000_000_000)));
+        s.publish(snap.clone(), true, &[]);
+        h.invalidate_key("ASIAOTHER");
+        assert_eq!(s.invalidated_generation.load(Ordering::Relaxed), 0);
+        h.invalidate_key("ASIAUNIT");
+        assert_eq!(s.invalidated_generation.load(Ordering::Relaxed), 1);
+        let old = snap.credentials.clone().unwrap();
+        snap.credentials = Some(
+            Credentials::builder("ASIANEW", "new-secret", SystemTime::UNIX_EPOCH)
+                .build()
+                .unwrap(),
+        );
+        s.publish(snap, true, &[]);
+        h.invalidate_credentials(&old);
+        assert_eq!(s.invalidated_generation.load(Ordering::Relaxed), 1);
+        assert_eq!(s.invalidations.load(Ordering::Relaxed), 3);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn wait_ready_times_out_with_last_error() {
         let s = shared();

@@ -104,3 +104,30 @@ fn shutdown_and_drop_stop_the_handles_at_once() {
         );
     }
 }
+
+#[test]
+fn shutting_down_a_local_refresher_stops_its_handles() {
+    run_paused(|| async {
+        let clock = Arc::new(SteppedClock::new(t0()));
+        let refresher = Refresher::builder()
+            .clock(clock.clone())
+            .role("app", FakeSource::healthy(Some(HOUR)))
+            .start_local()
+            .unwrap();
+        let handle = refresher.handle("app").unwrap();
+        handle.wait_ready(Duration::from_secs(5)).await.unwrap();
+        let mut events = handle.subscribe();
+        refresher.shutdown();
+        // The supervisor stops its actors on its next turn: the waiter is
+        // woken by the last snapshot, with no time passing.
+        let monotonic = TokioClock::starting_at(t0());
+        let err = handle.wait_for(LONG, |s| s.generation() > 1_000).await.unwrap_err();
+        assert_eq!(err, WaitError::Stopped);
+        assert_eq!(monotonic.now(), t0());
+        assert_eq!(events.recv().await.unwrap().kind, RefreshEventKind::Stopped);
+        assert!(handle.load().is_stopped());
+        clock.jump(HOUR);
+        assert!(handle.load().usable_credentials().is_none());
+        assert!(handle.load().credentials().is_some());
+    });
+}
