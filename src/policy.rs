@@ -73,7 +73,9 @@ pub const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 /// anew. A jump of the wall clock is therefore acted on within this time
 /// (and [`Snapshot::usable_credentials`](crate::Snapshot::usable_credentials),
 /// which reads the clock, never returns credentials past their expiry in
-/// the meantime).
+/// the meantime). A refresh or retry never waits longer than the delay
+/// planned when it was scheduled: a wall clock stepped back does not hold
+/// it up.
 pub const MAX_TIMER_SLICE: Duration = Duration::from_secs(60);
 /// Default time credentials are kept before an invalidation may replace
 /// them: 5 s. It stops a service that rejects every key from driving one

@@ -13,7 +13,8 @@
 //! expiries are wall-clock times: no timer sleeps longer than
 //! [`MAX_TIMER_SLICE`]; when a slice ends before its time, the wall clock
 //! is read again and the wait planned anew, so a jump of the wall clock is
-//! acted on within one slice.
+//! acted on within one slice. A refresh never waits longer than the delay
+//! planned at first, so a clock stepped back does not hold up a retry.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -109,20 +110,31 @@ impl RefresherActor {
         self.injected.clock.now()
     }
 
-    /// Fetches at wall-clock time `at`, sleeping in slices of at most
-    /// [`MAX_TIMER_SLICE`] and reading the clock again after each.
+    /// Fetches at wall-clock time `at`, or once the delay to it, as seen
+    /// now, has passed on the monotonic clock, whichever comes first:
+    /// sleeping in slices of at most [`MAX_TIMER_SLICE`] and reading the
+    /// wall clock again after each. A forward jump of the wall clock thus
+    /// brings the fetch forward within a slice, and a backward step never
+    /// delays it (a backoff delay stays a delay).
     fn schedule_refresh(&mut self, at: SystemTime, ctx: &mut Context<Self>) {
+        let delay = at.duration_since(self.now()).unwrap_or(Duration::ZERO);
+        self.plan_refresh(at, delay, ctx);
+    }
+
+    /// As [`schedule_refresh`](Self::schedule_refresh), with `budget` of
+    /// monotonic time left at most.
+    fn plan_refresh(&mut self, at: SystemTime, budget: Duration, ctx: &mut Context<Self>) {
         if let Some(timer) = self.refresh_timer.take() {
             ctx.cancel_future(timer);
         }
-        let delay = at.duration_since(self.now()).unwrap_or(Duration::ZERO);
-        self.refresh_timer = Some(if delay > MAX_TIMER_SLICE {
+        let wait = at.duration_since(self.now()).unwrap_or(Duration::ZERO).min(budget);
+        self.refresh_timer = Some(if wait > MAX_TIMER_SLICE {
             ctx.run_later(MAX_TIMER_SLICE, move |act, ctx| {
                 act.refresh_timer = None;
-                act.schedule_refresh(at, ctx);
+                act.plan_refresh(at, budget.saturating_sub(MAX_TIMER_SLICE), ctx);
             })
         } else {
-            ctx.run_later(delay, |act, ctx| {
+            ctx.run_later(wait, |act, ctx| {
                 act.refresh_timer = None;
                 act.start_fetch(ctx);
             })

@@ -13,6 +13,7 @@ use credrefresh::clock::{Clock, TokioClock};
 pub struct SteppedClock {
     base: TokioClock,
     jumped: Mutex<Duration>,
+    stepped_back: Mutex<Duration>,
 }
 
 impl SteppedClock {
@@ -20,6 +21,7 @@ impl SteppedClock {
         Self {
             base: TokioClock::starting_at(start),
             jumped: Mutex::new(Duration::ZERO),
+            stepped_back: Mutex::new(Duration::ZERO),
         }
     }
 
@@ -27,10 +29,15 @@ impl SteppedClock {
     pub fn jump(&self, by: Duration) {
         *self.jumped.lock().unwrap() += by;
     }
+
+    /// Steps the wall clock back by `by` (a clock that was ahead, corrected).
+    pub fn step_back(&self, by: Duration) {
+        *self.stepped_back.lock().unwrap() += by;
+    }
 }
 
 impl Clock for SteppedClock {
     fn now(&self) -> SystemTime {
-        self.base.now() + *self.jumped.lock().unwrap()
+        self.base.now() + *self.jumped.lock().unwrap() - *self.stepped_back.lock().unwrap()
     }
 }

@@ -7,10 +7,10 @@ use std::time::{Duration, SystemTime};
 
 use credrefresh::clock::{Clock, FixedRandom, TokioClock};
 use credrefresh::policy::{DEFAULT_MIN_REFRESH_INTERVAL, MAX_TIMER_SLICE};
-use credrefresh::{RefreshEventKind, Refresher};
+use credrefresh::{ErrorClass, RefreshEventKind, Refresher};
 
 use crate::clocks::SteppedClock;
-use crate::common::fake::FakeSource;
+use crate::common::fake::{FakeSource, Step};
 use crate::common::{next_event, run_paused};
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -54,6 +54,35 @@ fn a_two_hour_jump_of_the_wall_clock_is_noticed_within_one_timer_slice() {
         assert_eq!(snapshot.credentials().unwrap().access_key_id(), "ASIAFAKE00000002");
         assert_eq!(snapshot.credentials().unwrap().expiry(), Some(clock.now() + HOUR));
         assert!(snapshot.usable_credentials().is_some());
+    });
+}
+
+#[test]
+fn a_clock_stepped_back_does_not_delay_a_retry() {
+    run_paused(|| async {
+        let clock = Arc::new(SteppedClock::new(t0()));
+        let source = FakeSource::new(
+            [Step::Ok(Some(HOUR)), Step::Fail(ErrorClass::Denied)],
+            Step::Ok(Some(HOUR)),
+        );
+        let refresher = Refresher::builder()
+            .clock(clock.clone())
+            .random(Arc::new(FixedRandom::new(0.0)))
+            .role("app", source.clone())
+            .start_local()
+            .unwrap();
+        let handle = refresher.handle("app").unwrap();
+        handle.wait_ready(Duration::from_secs(5)).await.unwrap();
+        let mut events = handle.subscribe();
+        next_event(&mut events, 2 * HOUR, |k| matches!(k, RefreshEventKind::Failed { .. })).await;
+        // The retry is due in 120 s (the backoff cap, for an error retrying
+        // cannot fix); the wall clock is stepped back 2 hours meanwhile. A
+        // delay is monotonic time: the retry does not wait 2 hours more.
+        clock.step_back(2 * HOUR);
+        let monotonic = TokioClock::starting_at(t0());
+        next_event(&mut events, HOUR, |k| matches!(k, RefreshEventKind::Recovered { .. })).await;
+        assert_eq!(monotonic.now().duration_since(t0()).unwrap(), Duration::from_secs(120));
+        assert_eq!(source.fetches(), 3);
     });
 }
 
