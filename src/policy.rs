@@ -199,9 +199,12 @@ impl RefreshPolicy {
 
     /// The shortest time from a successful refresh to the next one, in
     /// `[0, `[`MAX_POLICY_TIMEOUT`]`]`; zero turns the floor off. A guard
-    /// against a wrong local clock (see [`DEFAULT_MIN_REFRESH_INTERVAL`]);
-    /// lower it only for credentials living less than about
-    /// 2.7 × the floor (a demo against an emulator).
+    /// against a wrong local clock (see [`DEFAULT_MIN_REFRESH_INTERVAL`]).
+    /// It delays the refresh of credentials living less than 1.6 × the
+    /// floor (refreshed after 62.5 % of their life at the earliest), and
+    /// credentials living less than the floor itself expire before it and
+    /// are extended until the refresh: lower it for such short-lived
+    /// credentials (a demo against an emulator).
     /// Defaults to [`DEFAULT_MIN_REFRESH_INTERVAL`].
     pub fn min_refresh_interval(mut self, interval: Duration) -> Self {
         self.min_refresh_interval = interval;
