@@ -270,7 +270,8 @@ async fn a_metadata_service_slow_at_boot_is_retried_with_the_normal_backoff() {
     assert_eq!(class, ErrorClass::Timeout, "the IMDS step's class, retryable");
     // Retried after 100 ms, not at the cap.
     let snapshot = handle.wait_ready(Duration::from_secs(5)).await.unwrap();
-    assert_eq!(snapshot.source(), "imds");
+    assert_eq!(snapshot.source(), "chain");
+    assert_eq!(snapshot.resolved_source(), "imds");
     assert_eq!(emulator.issued().len(), 1);
     refresher.shutdown();
 }
