@@ -79,9 +79,13 @@ fn shown(value: &(impl std::fmt::Display + std::fmt::Debug)) -> String {
     format!("{value} {value:?}")
 }
 
+/// A fuzzing entry point: takes any bytes, panics only when an invariant
+/// is broken, returns whether the input was accepted.
+pub type EntryPoint = fn(&[u8]) -> bool;
+
 /// The fuzz targets: name (`fuzz/fuzz_targets/<name>.rs`, the corpus
 /// directory) and entry point.
-pub const TARGETS: [(&str, fn(&[u8]) -> bool); 7] = [
+pub const TARGETS: [(&str, EntryPoint); 7] = [
     ("sts_answer", sts_answer),
     ("sts_error", sts_error),
     ("document", document),
