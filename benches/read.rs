@@ -25,9 +25,9 @@ use criterion::{Criterion, criterion_group};
 
 fn creds(n: u64) -> Credentials {
     let key = format!("ASIABENCH{n:011}");
-    Credentials::new(key.clone(), fake::secret_for(&key), SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .with_session_token("bench-token")
+    Credentials::builder(key.clone(), fake::secret_for(&key), SystemTime::UNIX_EPOCH)
+        .session_token("bench-token")
+        .build()
         .unwrap()
 }
 

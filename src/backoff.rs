@@ -29,19 +29,23 @@ pub const MAX_BACKOFF_INITIAL: Duration = Duration::from_secs(3600);
 /// The longest delay cap accepted: 24 hours.
 pub const MAX_BACKOFF_MAX: Duration = Duration::from_secs(24 * 3600);
 
-/// Backoff settings. Defaults to [`DEFAULT_BACKOFF_INITIAL`],
-/// [`DEFAULT_BACKOFF_MULTIPLIER`], [`DEFAULT_BACKOFF_MAX`] and
-/// [`DEFAULT_BACKOFF_JITTER`].
+/// Backoff settings: consuming setters, checked by
+/// [`validate`](Self::validate) when the refresher starts. Defaults to
+/// [`DEFAULT_BACKOFF_INITIAL`], [`DEFAULT_BACKOFF_MULTIPLIER`],
+/// [`DEFAULT_BACKOFF_MAX`] and [`DEFAULT_BACKOFF_JITTER`].
+///
+/// ```
+/// # use std::time::Duration;
+/// use credrefresh::backoff::BackoffConfig;
+/// let backoff = BackoffConfig::default().initial(Duration::from_millis(200)).max(Duration::from_secs(30));
+/// assert!(backoff.validate().is_ok());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BackoffConfig {
-    /// First delay.
-    pub initial: Duration,
-    /// Growth factor, at least 1.
-    pub multiplier: f64,
-    /// Largest delay.
-    pub max: Duration,
-    /// Fraction in `[0, 1]` by which a delay may be shortened at random.
-    pub jitter: f64,
+    pub(crate) initial: Duration,
+    pub(crate) multiplier: f64,
+    pub(crate) max: Duration,
+    pub(crate) jitter: f64,
 }
 
 impl Default for BackoffConfig {
@@ -52,6 +56,37 @@ impl Default for BackoffConfig {
             max: DEFAULT_BACKOFF_MAX,
             jitter: DEFAULT_BACKOFF_JITTER,
         }
+    }
+}
+
+impl BackoffConfig {
+    /// The first delay, in `(0, `[`MAX_BACKOFF_INITIAL`]`]`. Defaults to
+    /// [`DEFAULT_BACKOFF_INITIAL`].
+    pub fn initial(mut self, initial: Duration) -> Self {
+        self.initial = initial;
+        self
+    }
+
+    /// The growth factor between delays, in `[1, 1000]`. Defaults to
+    /// [`DEFAULT_BACKOFF_MULTIPLIER`].
+    pub fn multiplier(mut self, multiplier: f64) -> Self {
+        self.multiplier = multiplier;
+        self
+    }
+
+    /// The largest delay, in `[initial, `[`MAX_BACKOFF_MAX`]`]`; errors
+    /// retrying cannot fix are retried at this cap. Defaults to
+    /// [`DEFAULT_BACKOFF_MAX`].
+    pub fn max(mut self, max: Duration) -> Self {
+        self.max = max;
+        self
+    }
+
+    /// The fraction in `[0, 1]` by which each delay may be shortened at
+    /// random. Defaults to [`DEFAULT_BACKOFF_JITTER`].
+    pub fn jitter(mut self, jitter: f64) -> Self {
+        self.jitter = jitter;
+        self
     }
 }
 
@@ -154,32 +189,11 @@ mod tests {
     fn validation_rejects_nonsense() {
         let ok = BackoffConfig::default();
         assert!(ok.validate().is_ok());
-        assert!(
-            BackoffConfig {
-                initial: Duration::ZERO,
-                ..ok
-            }
-            .validate()
-            .is_err()
-        );
-        assert!(
-            BackoffConfig {
-                max: Duration::from_millis(10),
-                ..ok
-            }
-            .validate()
-            .is_err()
-        );
-        assert!(BackoffConfig { multiplier: 0.5, ..ok }.validate().is_err());
-        assert!(
-            BackoffConfig {
-                multiplier: f64::NAN,
-                ..ok
-            }
-            .validate()
-            .is_err()
-        );
-        assert!(BackoffConfig { jitter: 1.5, ..ok }.validate().is_err());
+        assert!(ok.initial(Duration::ZERO).validate().is_err());
+        assert!(ok.max(Duration::from_millis(10)).validate().is_err());
+        assert!(ok.multiplier(0.5).validate().is_err());
+        assert!(ok.multiplier(f64::NAN).validate().is_err());
+        assert!(ok.jitter(1.5).validate().is_err());
     }
 
     proptest! {
@@ -191,12 +205,11 @@ mod tests {
             jit in 0.0f64..=1.0,
             draws in proptest::collection::vec(0.0f64..1.0, 1..40),
         ) {
-            let cfg = BackoffConfig {
-                initial: Duration::from_millis(initial_ms),
-                max: Duration::from_millis(initial_ms + extra_ms),
-                multiplier,
-                jitter: jit,
-            };
+            let cfg = BackoffConfig::default()
+                .initial(Duration::from_millis(initial_ms))
+                .max(Duration::from_millis(initial_ms + extra_ms))
+                .multiplier(multiplier)
+                .jitter(jit);
             prop_assert!(cfg.validate().is_ok());
             let mut b = Backoff::new(cfg);
             for u in draws {

@@ -153,23 +153,52 @@ impl Credentials {
         &self.0.fields
     }
 
-    /// Adds a session token.
+    /// A builder for credentials with a session token, an expiry or an
+    /// account id; [`new`](Self::new) is the short form for long-term keys.
     ///
-    /// # Errors
-    /// [`CredentialsError`] when the token is empty or not printable ASCII.
-    pub fn with_session_token(self, token: impl Into<String>) -> Result<Self, CredentialsError> {
+    /// ```
+    /// # use credrefresh::Credentials;
+    /// # use std::time::{Duration, SystemTime};
+    /// let issued = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    /// let c = Credentials::builder("ASIAEXAMPLE", "example-secret", issued)
+    ///     .session_token("example-token")
+    ///     .expiry(issued + Duration::from_secs(3600))
+    ///     .account_id("123456789012")
+    ///     .build()?;
+    /// assert_eq!(c.account_id(), Some("123456789012"));
+    /// # Ok::<(), credrefresh::CredentialsError>(())
+    /// ```
+    pub fn builder(
+        access_key_id: impl Into<String>,
+        secret_access_key: impl Into<String>,
+        issued_at: SystemTime,
+    ) -> CredentialsBuilder {
+        CredentialsBuilder {
+            access_key_id: access_key_id.into(),
+            secret_access_key: Zeroizing::new(secret_access_key.into()),
+            issued_at,
+            session_token: None,
+            expiry: None,
+            account_id: None,
+        }
+    }
+
+    /// Adds a session token (crate-internal; users build through
+    /// [`Credentials::builder`]).
+    pub(crate) fn with_session_token(self, token: impl Into<String>) -> Result<Self, CredentialsError> {
         let token = Zeroizing::new(token.into());
         check_field("session token", &token)?;
         Ok(self.edited(|f| f.session_token = Some(token)))
     }
 
-    /// Sets the expiry.
-    pub fn with_expiry(self, expiry: SystemTime) -> Self {
+    /// The same credentials expiring at `expiry`: how the refresher extends
+    /// expired credentials.
+    pub(crate) fn with_expiry(self, expiry: SystemTime) -> Self {
         self.edited(|f| f.expiry = Some(expiry))
     }
 
-    /// Sets the AWS account id these credentials belong to.
-    pub fn with_account_id(self, account_id: impl Into<String>) -> Self {
+    /// The same credentials, of AWS account `account_id` (none when empty).
+    pub(crate) fn with_account_id(self, account_id: impl Into<String>) -> Self {
         let account_id = Some(account_id.into()).filter(|a: &String| !a.is_empty());
         self.edited(|f| f.account_id = account_id)
     }
@@ -293,6 +322,74 @@ struct Rfc3339Debug(SystemTime);
 impl fmt::Debug for Rfc3339Debug {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&format_rfc3339(self.0))
+    }
+}
+
+/// Builds [`Credentials`]; made by [`Credentials::builder`]. Every setting
+/// but the three given up front is optional; [`build`](Self::build) checks
+/// them all.
+#[must_use]
+pub struct CredentialsBuilder {
+    access_key_id: String,
+    secret_access_key: Zeroizing<String>,
+    issued_at: SystemTime,
+    session_token: Option<Zeroizing<String>>,
+    expiry: Option<SystemTime>,
+    account_id: Option<String>,
+}
+
+impl CredentialsBuilder {
+    /// The session token of temporary credentials. Defaults to none.
+    pub fn session_token(mut self, token: impl Into<String>) -> Self {
+        self.session_token = Some(Zeroizing::new(token.into()));
+        self
+    }
+
+    /// When the credentials expire. Defaults to never.
+    pub fn expiry(mut self, expiry: SystemTime) -> Self {
+        self.expiry = Some(expiry);
+        self
+    }
+
+    /// The AWS account the credentials belong to. Defaults to unknown; an
+    /// empty id means unknown.
+    pub fn account_id(mut self, account_id: impl Into<String>) -> Self {
+        self.account_id = Some(account_id.into()).filter(|a| !a.is_empty());
+        self
+    }
+
+    /// The credentials.
+    ///
+    /// # Errors
+    /// [`CredentialsError`] when the key id, the secret or the session token
+    /// is empty or holds anything but printable ASCII.
+    pub fn build(self) -> Result<Credentials, CredentialsError> {
+        check_field("access key id", &self.access_key_id)?;
+        check_field("secret access key", &self.secret_access_key)?;
+        if let Some(token) = &self.session_token {
+            check_field("session token", token)?;
+        }
+        Ok(Credentials::from_fields(Fields {
+            access_key_id: self.access_key_id,
+            secret_access_key: self.secret_access_key,
+            session_token: self.session_token,
+            expiry: self.expiry,
+            issued_at: self.issued_at,
+            account_id: self.account_id,
+        }))
+    }
+}
+
+impl fmt::Debug for CredentialsBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CredentialsBuilder")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &Redacted)
+            .field("session_token", &self.session_token.as_ref().map(|_| Redacted))
+            .field("expiry", &self.expiry)
+            .field("issued_at", &self.issued_at)
+            .field("account_id", &self.account_id)
+            .finish()
     }
 }
 

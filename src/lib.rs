@@ -32,6 +32,18 @@
 //!
 //! See [`policy`] for when refreshes happen and what happens on failure,
 //! and [`metrics`] for what is measured.
+//!
+//! # Configuration style
+//! Every configuration type — [`RefresherBuilder`], [`RefreshPolicy`],
+//! [`backoff::BackoffConfig`], each source's builder, [`CredentialsBuilder`]
+//! — is set the same way: required values are arguments of the constructor
+//! (`builder(…)`, `new(…)`), and every optional one has a consuming setter
+//! named after the setting, without `with_`/`set_` (`.window_fraction(0.25)`,
+//! `.fetch_timeout(d)`), whose doc says what it defaults to (a `DEFAULT_*`
+//! constant, linked). Values are checked once, where the configuration is
+//! used — `build()`, `start()` or `add_role()` — and the `# Errors` section
+//! there lists every rejected value. Built values are read through getters
+//! with the plain name (`credentials.expiry()`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -58,7 +70,7 @@ pub mod sources;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
-pub use credentials::{Credentials, CredentialsError, REDACTED, env_vars};
+pub use credentials::{Credentials, CredentialsBuilder, CredentialsError, REDACTED, env_vars};
 pub use error::{BuildError, ErrorClass, SourceError, WaitError};
 pub use handle::{
     CredentialsHandle, CredentialsState, EVENT_CAPACITY, LastError, RefreshEvent, RefreshEventKind, Snapshot,

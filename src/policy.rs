@@ -80,16 +80,16 @@ pub const EXPIRED_STRICT_WARNING: &str =
 /// `DEFAULT_*` constant of this module named in its setter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RefreshPolicy {
-    window_fraction: f64,
-    max_window: Duration,
-    refresh_jitter: f64,
-    no_expiry_interval: Duration,
-    backoff: BackoffConfig,
-    extension_min: Duration,
-    extension_jitter: Duration,
-    strict: bool,
-    fetch_timeout: Duration,
-    invalidation_cooldown: Duration,
+    pub(crate) window_fraction: f64,
+    pub(crate) max_window: Duration,
+    pub(crate) refresh_jitter: f64,
+    pub(crate) no_expiry_interval: Duration,
+    pub(crate) backoff: BackoffConfig,
+    pub(crate) extension_min: Duration,
+    pub(crate) extension_jitter: Duration,
+    pub(crate) strict: bool,
+    pub(crate) fetch_timeout: Duration,
+    pub(crate) invalidation_cooldown: Duration,
 }
 
 impl Default for RefreshPolicy {
@@ -171,26 +171,6 @@ impl RefreshPolicy {
         self
     }
 
-    /// Whether extension is off.
-    pub fn is_strict(&self) -> bool {
-        self.strict
-    }
-
-    /// The backoff settings.
-    pub fn backoff_config(&self) -> &BackoffConfig {
-        &self.backoff
-    }
-
-    /// The fetch timeout.
-    pub fn fetch_timeout_value(&self) -> Duration {
-        self.fetch_timeout
-    }
-
-    /// The invalidation cooldown.
-    pub fn invalidation_cooldown_value(&self) -> Duration {
-        self.invalidation_cooldown
-    }
-
     /// Checks every setting. [`Refresher`](crate::Refresher) calls it when it
     /// starts or adds a role, so a policy that passes never makes a policy
     /// function, the actor or the supervisor panic, whatever the time.
@@ -249,6 +229,53 @@ impl RefreshPolicy {
         let lead = window + window.mul_f64(self.refresh_jitter * clamp_unit(random.unit()));
         // lead <= 2 × fraction × lifetime <= lifetime: never before now.
         expiry.checked_sub(lead).unwrap_or(now).max(now)
+    }
+
+    /// When to refresh the *first* credentials of a refresher (or the first
+    /// after a run of failures), fetched at `now` and expiring at `expiry`:
+    /// spread so that refreshers that fetched together refresh at their
+    /// steady rate at once.
+    ///
+    /// [`refresh_at`](Self::refresh_at) puts every refresh `a` to `b` after
+    /// the fetch (`b = lifetime − window`, `a = b − jitter × window`). A
+    /// fleet started within seconds then refreshes within that one range,
+    /// then within a slightly wider one, and so on: a wave that takes a day
+    /// to fade (5.5 times the steady rate at the first refresh of 1 h
+    /// sessions, see `benches/fleet.rs`). Here the delay is drawn from the
+    /// steady state of that renewal process instead: density
+    /// `P(interval > x) / mean interval` on `[0, b]`, so the fleet's refresh
+    /// rate is flat from the start. Never later than `refresh_at` can be, so
+    /// the outage headroom is at least as large; it may be earlier, which
+    /// costs about half a refresh per start. Without an expiry the delay is
+    /// uniform within the no-expiry interval; past the expiry it is `now`.
+    /// As with `refresh_at`, a draw of 0 gives the latest time (so a fixed
+    /// random source of 0 refreshes at the same time through both).
+    pub fn first_refresh_at(&self, now: SystemTime, expiry: Option<SystemTime>, random: &dyn Random) -> SystemTime {
+        // 1 − u: as with `refresh_at`, a draw of 0 gives the latest time.
+        let u = 1.0 - clamp_unit(random.unit());
+        let Some(expiry) = expiry else {
+            return later(now, self.no_expiry_interval.mul_f64(u));
+        };
+        let Ok(lifetime) = expiry.duration_since(now) else {
+            return now;
+        };
+        let window = lifetime.mul_f64(self.window_fraction).min(self.max_window);
+        let latest = lifetime.saturating_sub(window).as_secs_f64();
+        let earliest = lifetime
+            .saturating_sub(window + window.mul_f64(self.refresh_jitter))
+            .as_secs_f64();
+        let spread = latest - earliest;
+        let y = u * (earliest + latest) / 2.0;
+        // Inverse of the equilibrium distribution function: linear up to
+        // `earliest`, then a parabola up to `latest`.
+        let delay = if y <= earliest {
+            y
+        } else {
+            latest - (spread * spread - 2.0 * spread * (y - earliest)).max(0.0).sqrt()
+        };
+        let ratio = delay / lifetime.as_secs_f64();
+        let ratio = if ratio.is_finite() { ratio.clamp(0.0, 1.0) } else { 0.0 };
+        later(now, lifetime.mul_f64(ratio)).min(later(now, lifetime.saturating_sub(window)))
     }
 
     /// The new expiry for credentials that expired at `expiry` while the
@@ -331,6 +358,91 @@ mod tests {
     }
 
     #[test]
+    fn first_refresh_follows_the_steady_state_distribution() {
+        let p = RefreshPolicy::default();
+        let exp = Some(t(NOW + 3600));
+        // 1 h: regular refreshes 2250 to 2700 s after the fetch, 2475 s on
+        // average. A draw of 0 gives the latest, as with `refresh_at`.
+        assert_eq!(p.first_refresh_at(t(NOW), exp, &FixedRandom::new(0.0)), t(NOW + 2700));
+        assert_eq!(
+            p.first_refresh_at(t(NOW), exp, &FixedRandom::new(0.5)),
+            t(NOW) + Duration::from_millis(1_237_500)
+        );
+        // Linear up to 2250 s (density 1/2475), then a parabola up to 2700 s:
+        // y = 2375 s of "mass" is reached at 2250 + 450 − √(450² − 900 × 125) = 2400 s.
+        let at = p.first_refresh_at(t(NOW), exp, &FixedRandom::new(100.0 / 2475.0));
+        let off = at.duration_since(t(NOW + 2400)).unwrap_or_else(|e| e.duration());
+        assert!(off < Duration::from_millis(1), "{at:?}");
+        let soonest = p.first_refresh_at(t(NOW), exp, &FixedRandom::new(0.999_999_9));
+        assert!(soonest <= t(NOW + 1), "{soonest:?}");
+        assert_eq!(p.first_refresh_at(t(NOW), None, &FixedRandom::new(0.5)), t(NOW + 150));
+        assert_eq!(p.first_refresh_at(t(NOW), None, &FixedRandom::new(0.0)), t(NOW + 300));
+        assert_eq!(
+            p.first_refresh_at(t(NOW), Some(t(NOW - 5)), &FixedRandom::new(0.3)),
+            t(NOW)
+        );
+        // Without jitter the interval is fixed: the residual is uniform.
+        let fixed = RefreshPolicy::default().refresh_jitter(0.0);
+        assert_eq!(
+            fixed.first_refresh_at(t(NOW), exp, &FixedRandom::new(0.5)),
+            t(NOW + 1350)
+        );
+        assert_eq!(
+            fixed.first_refresh_at(t(NOW), exp, &FixedRandom::new(0.0)),
+            t(NOW + 2700)
+        );
+    }
+
+    /// A fleet that fetched at once: the regular policy refreshes it in
+    /// waves; the first refresh drawn from the steady state keeps the rate flat.
+    #[test]
+    fn a_fleet_started_together_refreshes_at_a_flat_rate() {
+        #[derive(Debug)]
+        struct Stream(std::sync::atomic::AtomicU64);
+        impl Random for Stream {
+            fn unit(&self) -> f64 {
+                let s = self
+                    .0
+                    .fetch_add(0x9E37_79B9_7F4A_7C15, std::sync::atomic::Ordering::Relaxed);
+                let mut z = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+            }
+        }
+        let p = RefreshPolicy::default();
+        let buckets = |spread: bool| {
+            let mut counts = [0u32; 12]; // 15-minute buckets over 3 hours
+            for i in 0..20_000u64 {
+                let r = Stream(std::sync::atomic::AtomicU64::new(i));
+                let mut fetched = t(NOW);
+                let mut at = if spread {
+                    p.first_refresh_at(fetched, Some(fetched + Duration::from_secs(3600)), &r)
+                } else {
+                    p.refresh_at(fetched, Some(fetched + Duration::from_secs(3600)), &r)
+                };
+                loop {
+                    let d = at.duration_since(t(NOW)).unwrap_or(Duration::MAX);
+                    if d >= Duration::from_secs(3 * 3600) {
+                        break;
+                    }
+                    counts[(d.as_secs() / 900) as usize] += 1;
+                    fetched = at;
+                    at = p.refresh_at(fetched, Some(fetched + Duration::from_secs(3600)), &r);
+                }
+            }
+            let max = *counts.iter().max().unwrap_or(&0) as f64;
+            let min = *counts.iter().min().unwrap_or(&0) as f64;
+            (max, min)
+        };
+        // Steady rate: 20,000 × 900 / 2475 ≈ 7,273 per bucket.
+        let (max, min) = buckets(true);
+        assert!(max < 7_273.0 * 1.06 && min > 7_273.0 * 0.94, "spread: {min}..{max}");
+        let (max, min) = buckets(false);
+        assert!(max > 7_273.0 * 2.0 && min == 0.0, "regular: {min}..{max}");
+    }
+
+    #[test]
     fn no_expiry_and_past_expiry() {
         let p = RefreshPolicy::default();
         assert_eq!(p.refresh_at(t(NOW), None, &FixedRandom::new(0.3)), t(NOW + 300));
@@ -396,15 +508,8 @@ mod tests {
             RefreshPolicy::default().fetch_timeout(max),
             RefreshPolicy::default().max_window(Duration::ZERO),
             RefreshPolicy::default().max_window(max),
-            RefreshPolicy::default().backoff(BackoffConfig {
-                max,
-                ..BackoffConfig::default()
-            }),
-            RefreshPolicy::default().backoff(BackoffConfig {
-                initial: max,
-                max,
-                ..BackoffConfig::default()
-            }),
+            RefreshPolicy::default().backoff(BackoffConfig::default().max(max)),
+            RefreshPolicy::default().backoff(BackoffConfig::default().initial(max).max(max)),
         ];
         for p in refused {
             let err = p.validate().expect_err("must be refused");
@@ -462,7 +567,7 @@ mod tests {
                 .extension(ext_min, ext_jitter)
                 .invalidation_cooldown(cooldown)
                 .fetch_timeout(fetch)
-                .backoff(BackoffConfig { initial: b_initial, max: b_max, multiplier: b_mult, jitter: b_jitter });
+                .backoff(BackoffConfig::default().initial(b_initial).max(b_max).multiplier(b_mult).jitter(b_jitter));
             if p.validate().is_ok() {
                 let r = FixedRandom::new(u);
                 let at = p.refresh_at(now, expiry, &r);
@@ -475,6 +580,27 @@ mod tests {
                 }
                 let _ = p.backoff.capped_delay(&r);
             }
+        }
+
+        #[test]
+        fn first_refresh_is_never_later_than_a_regular_one(
+            now_s in 0u64..300_000_000_000,
+            lifetime_s in proptest::option::of(0u64..300_000_000_000),
+            fraction in 0.01f64..=0.5,
+            jitter in 0.0f64..=1.0,
+            max_window_s in 1u64..=86_400,
+            u in proptest::num::f64::ANY,
+        ) {
+            let p = RefreshPolicy::default()
+                .window_fraction(fraction)
+                .refresh_jitter(jitter)
+                .max_window(Duration::from_secs(max_window_s));
+            prop_assert!(p.validate().is_ok());
+            let now = t(now_s);
+            let expiry = lifetime_s.map(|l| now + Duration::from_secs(l));
+            let at = p.first_refresh_at(now, expiry, &FixedRandom::new(u));
+            prop_assert!(at >= now);
+            prop_assert!(at <= p.refresh_at(now, expiry, &FixedRandom::new(0.0)));
         }
 
         #[test]

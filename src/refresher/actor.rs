@@ -139,7 +139,7 @@ impl RefresherActor {
         self.in_flight = true;
         let source = self.spec.source.clone();
         let fetch_ctx = FetchContext::new(self.spec.name.clone(), self.injected.clock.clone());
-        let timeout = self.spec.policy.fetch_timeout_value();
+        let timeout = self.spec.policy.fetch_timeout;
         let started = self.now();
         let fetch = async move {
             match tokio::time::timeout(timeout, source.fetch(fetch_ctx)).await {
@@ -221,10 +221,10 @@ impl RefresherActor {
         let random = &*self.injected.random;
         let delay = if class.retry_can_help() {
             self.backoff
-                .get_or_insert_with(|| Backoff::new(*policy.backoff_config()))
+                .get_or_insert_with(|| Backoff::new(policy.backoff))
                 .next_delay(random)
         } else {
-            policy.backoff_config().capped_delay(random)
+            policy.backoff.capped_delay(random)
         };
         let previous = self.shared().snapshot.load_full();
         let mut snapshot = (*previous).clone();

@@ -74,7 +74,7 @@ impl Supervisor {
         let Some(child) = self.children.get_mut(role) else {
             return Duration::ZERO;
         };
-        let policy = *child.spec.policy.backoff_config();
+        let policy = child.spec.policy.backoff;
         // A refresher that ran for longer than the backoff cap since its
         // last restart starts a new backoff run.
         let stale = match &child.restart_backoff {

@@ -9,15 +9,18 @@
 //! | [`sts::WebIdentitySource`] | `sts` | STS `AssumeRoleWithWebIdentity` with a token file re-read at every refresh (EKS) |
 //! | [`EcsSource`] | `ecs` | the container credentials endpoint (ECS task roles, EKS Pod Identity): `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` / `_FULL_URI`, with an authorization token |
 //! | [`ImdsSource`] | `imds` | the EC2 instance profile, from the instance metadata service (IMDSv2, optional v1 fallback) |
+//! | [`SsoSource`] | `sso` | IAM Identity Center: the token `aws sso login` cached (refreshed through SSO-OIDC and written back, in the `sso_session` form), then the portal's `GetRoleCredentials` |
 //! | [`DefaultChain`] | `chain` | the first of `env`, `sts` (web identity), `ecs`, `imds` that applies here, as the SDKs' default chain; the snapshot shows the one chosen |
 
 mod chain;
 pub mod ecs;
 mod env;
+mod file;
 mod http;
 pub mod imds;
 mod lookup;
 pub mod profile;
+pub mod sso;
 mod static_source;
 pub mod sts;
 
@@ -25,4 +28,5 @@ pub use chain::DefaultChain;
 pub use ecs::EcsSource;
 pub use env::EnvSource;
 pub use imds::ImdsSource;
+pub use sso::SsoSource;
 pub use static_source::StaticSource;

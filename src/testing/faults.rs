@@ -25,11 +25,17 @@ pub enum Call {
     /// ([`Emulator::ecs_full_uri`](super::Emulator::ecs_full_uri)) and its
     /// EKS Pod Identity form ([`Emulator::eks_full_uri`](super::Emulator::eks_full_uri)).
     Ecs,
+    /// IAM Identity Center OIDC `CreateToken` with the `refresh_token`
+    /// grant (`POST /token`, JSON).
+    SsoCreateToken,
+    /// The IAM Identity Center portal's `GetRoleCredentials`
+    /// (`GET /federation/credentials?role_name=…&account_id=…`).
+    SsoGetRoleCredentials,
 }
 
 impl Call {
     /// Every call, in a stable order.
-    pub const ALL: [Call; 8] = [
+    pub const ALL: [Call; 10] = [
         Call::AssumeRole,
         Call::GetSessionToken,
         Call::AssumeRoleWithWebIdentity,
@@ -38,6 +44,8 @@ impl Call {
         Call::ImdsRoleList,
         Call::ImdsCredentials,
         Call::Ecs,
+        Call::SsoCreateToken,
+        Call::SsoGetRoleCredentials,
     ];
 
     /// The STS `Action` of an STS call.
@@ -47,7 +55,12 @@ impl Call {
             Call::GetSessionToken => Some("GetSessionToken"),
             Call::AssumeRoleWithWebIdentity => Some("AssumeRoleWithWebIdentity"),
             Call::GetCallerIdentity => Some("GetCallerIdentity"),
-            Call::ImdsToken | Call::ImdsRoleList | Call::ImdsCredentials | Call::Ecs => None,
+            Call::ImdsToken
+            | Call::ImdsRoleList
+            | Call::ImdsCredentials
+            | Call::Ecs
+            | Call::SsoCreateToken
+            | Call::SsoGetRoleCredentials => None,
         }
     }
 
@@ -64,11 +77,13 @@ impl Call {
             }
             Call::ImdsToken | Call::ImdsRoleList | Call::ImdsCredentials => Protocol::Imds,
             Call::Ecs => Protocol::Ecs,
+            Call::SsoCreateToken => Protocol::SsoOidc,
+            Call::SsoGetRoleCredentials => Protocol::SsoPortal,
         }
     }
 }
 
-/// The three wire protocols the emulator speaks.
+/// The wire protocols the emulator speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Protocol {
     /// STS Query protocol: form-encoded requests, XML answers.
@@ -77,6 +92,11 @@ pub(crate) enum Protocol {
     Imds,
     /// The ECS / EKS container credentials endpoint: JSON.
     Ecs,
+    /// IAM Identity Center OIDC (restJson): JSON errors with `error` and
+    /// `error_description`.
+    SsoOidc,
+    /// The IAM Identity Center portal (restJson): JSON errors with `message`.
+    SsoPortal,
 }
 
 /// A fault injected into the answer to one request, with
@@ -98,6 +118,9 @@ pub enum Fault {
     ///   `{"Code":"…","Message":"…","LastUpdated":"…"}`; IMDS token and role
     ///   list: the message as plain text.
     /// - Container endpoint: the agent's JSON form `{"code":"…","message":"…"}`.
+    /// - IAM Identity Center (restJson): the code in the `x-amzn-ErrorType`
+    ///   header; the body is `{"error":"…","error_description":"…"}` for
+    ///   OIDC and `{"message":"…"}` for the portal.
     ///
     /// A status that is not a valid HTTP status (outside 100–999) is sent as 500.
     AwsError {
@@ -109,7 +132,9 @@ pub enum Fault {
         message: String,
     },
     /// Slow down. STS: 400 `Throttling` / `Rate exceeded` (what STS sends);
-    /// IMDS and the container endpoint: 429 Too Many Requests.
+    /// IMDS, the container endpoint and the IAM Identity Center portal: 429
+    /// (`TooManyRequestsException` for the portal); IAM Identity Center
+    /// OIDC: 400 `SlowDownException` (`slow_down`), its throttling error.
     Throttle,
     /// Wait this long, then answer normally. Longer than the client's
     /// timeout, the client times out first.
@@ -121,7 +146,8 @@ pub enum Fault {
     /// connection is closed.
     TruncatedBody,
     /// 200 with a syntactically broken body: unclosed, mismatched XML for STS,
-    /// unterminated JSON for IMDS credentials and the container endpoint, and
+    /// unterminated JSON for IMDS credentials, the container endpoint and
+    /// IAM Identity Center, and
     /// an empty body for the plain-text IMDS token and role list.
     MalformedBody,
     /// 500 with an HTML page, like a load balancer or proxy in front of the
@@ -129,7 +155,9 @@ pub enum Fault {
     Html500,
     /// A normal success whose credentials' `Expiration` is already in the past
     /// (5 minutes ago). On [`Call::ImdsToken`], a token that is already
-    /// expired (using it gets 401). On calls that issue no credentials
+    /// expired (using it gets 401). On [`Call::SsoCreateToken`], an access
+    /// token that is already expired (`expiresIn` 0; the portal refuses
+    /// it). On calls that issue no credentials
     /// ([`Call::GetCallerIdentity`], [`Call::ImdsRoleList`]) a normal answer.
     ExpiredCredentials,
     /// Never answer; the connection stays open until the client gives up or

@@ -1,5 +1,6 @@
-//! A local AWS credentials emulator: STS, IMDS and the container endpoint
-//! on one loopback port, with scriptable faults.
+//! A local AWS credentials emulator: STS, IMDS, the container endpoint and
+//! IAM Identity Center (OIDC and the portal) on one loopback port, with
+//! scriptable faults.
 //!
 //! [`Emulator`] speaks the real wire protocols, so the sources of this crate,
 //! the AWS SDKs and the AWS CLI all talk to it as they would to AWS. Tests
@@ -42,6 +43,22 @@
 //!   ([`Emulator::ecs_full_uri`], with `RoleArn`) and the EKS Pod Identity
 //!   agent's form ([`Emulator::eks_full_uri`], with `AccountId`), both
 //!   checking the `Authorization` header against the configured token.
+//! - **IAM Identity Center** (restJson, as the `sso-oidc` and `sso`
+//!   models): OIDC `CreateToken` with the `refresh_token` grant
+//!   (`POST /token`, JSON `grantType`, `clientId`, `clientSecret`,
+//!   `refreshToken`; answer `accessToken`, `tokenType`, `expiresIn`,
+//!   `refreshToken`) and the portal's `GetRoleCredentials`
+//!   (`GET /federation/credentials?role_name=…&account_id=…` with the
+//!   access token in `x-amz-sso_bearer_token`; answer `roleCredentials`
+//!   with `expiration` in epoch milliseconds). [`Emulator::sso_login`]
+//!   does what `aws sso login` does (registers a client, issues an access
+//!   token and a refresh token) and [`SsoLogin::cache_json`] writes the
+//!   token cache file the AWS CLI would. `CreateToken` checks the client id
+//!   and secret (`401 InvalidClientException`) and the refresh token
+//!   (`400 InvalidGrantException`), and rotates it: a refresh token works
+//!   once. The portal refuses an unknown or expired access token
+//!   (`401 UnauthorizedException`) and an account id that is not 12 digits
+//!   (`400 InvalidRequestException`). Errors carry `x-amzn-ErrorType`.
 //! - Credentials look real: `ASIA` and 16 characters of `[A-Z0-9]`, a
 //!   40-character secret, a long session token, and `Expiration` in
 //!   whole-second RFC 3339 UTC.
@@ -60,6 +77,11 @@
 //!   and `iss` claims become `SubjectFromWebIdentityToken`, `Audience` and
 //!   `Provider`; otherwise fixed placeholder values are used.
 //! - The container role is the IMDS role, [`Emulator::imds_role_name`].
+//! - IAM Identity Center lets any account and any role name through (there
+//!   are no assignments); its credentials act as
+//!   `assumed-role/AWSReservedSSO_{role}_{id}/credrefresh-emulator-user`.
+//!   There is no device authorization: [`Emulator::sso_login`] stands for
+//!   it.
 //! - Time comes from a [`Clock`] (the system clock unless
 //!   [`EmulatorBuilder::clock`] says otherwise), moved by the
 //!   [clock skew](#clock-skew) if one is set.
@@ -80,7 +102,9 @@
 //!   `GetSessionToken`) are kept while the credentials are valid and
 //!   dropped when they expire: an expired key is then unknown
 //!   (`InvalidClientTokenId`). IMDS session tokens are dropped when their
-//!   TTL is over. The unique IDs of the last 4,096 roles assumed are
+//!   TTL is over; IAM Identity Center access tokens when they expire,
+//!   clients and refresh tokens after the 90 days of a registration (a used
+//!   refresh token at once). The unique IDs of the last 4,096 roles assumed are
 //!   remembered (an older role seen again gets a new `AROA…` ID).
 //! - A client has [`DEFAULT_READ_TIMEOUT`] (see
 //!   [`EmulatorBuilder::read_timeout`]) to send a request's headers, and as
@@ -112,6 +136,7 @@ mod faults;
 mod imds;
 mod record;
 mod server;
+mod sso;
 mod state;
 mod sts;
 #[cfg(test)]
@@ -125,7 +150,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use faults::{Call, Fault};
-pub use record::{Issued, RecordedRequest};
+pub use record::{Issued, RecordedRequest, SsoLogin};
 pub use sts::SIGNATURE_TIME_TOLERANCE;
 pub use wire::MAX_REQUEST_BODY;
 
@@ -157,6 +182,9 @@ pub const DEFAULT_ISSUED_HISTORY: usize = 1024;
 /// Default number of secrets kept for [`Emulator::issued_secrets`]: the last
 /// 4,096 (each set of credentials issues two, each IMDS token one).
 pub const DEFAULT_SECRET_HISTORY: usize = 4096;
+/// Default lifetime of the IAM Identity Center access tokens the emulator
+/// issues ([`Emulator::sso_login`], `CreateToken`): one hour.
+pub const DEFAULT_SSO_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 /// Default time a client has to send a request's headers, and then its
 /// body, before the connection is closed (and the longest a keep-alive
 /// connection may sit idle): 30 seconds, hyper's own default for headers.
@@ -248,6 +276,42 @@ impl Emulator {
         self.shared.config.ecs_auth_token.clone()
     }
 
+    /// The IAM Identity Center OIDC endpoint (`CreateToken` is
+    /// `POST {endpoint}/token`): the same base, for
+    /// `AWS_ENDPOINT_URL_SSO_OIDC`.
+    pub fn sso_oidc_endpoint(&self) -> String {
+        self.endpoint()
+    }
+
+    /// The IAM Identity Center portal endpoint (`GetRoleCredentials` is
+    /// `GET {endpoint}/federation/credentials`): the same base, for
+    /// `AWS_ENDPOINT_URL_SSO`.
+    pub fn sso_portal_endpoint(&self) -> String {
+        self.endpoint()
+    }
+
+    /// Does what `aws sso login` does: registers an OIDC client (for 90
+    /// days), issues an access token (for
+    /// [`EmulatorBuilder::sso_token_lifetime`]) and a refresh token. Write
+    /// [`SsoLogin::cache_json`] into the token cache for a source or an SDK
+    /// to find. The access token, refresh token and client secret are
+    /// added to [`issued_secrets`](Self::issued_secrets).
+    ///
+    /// ```
+    /// use credrefresh::testing::Emulator;
+    ///
+    /// let emulator = Emulator::start()?;
+    /// let login = emulator.sso_login();
+    /// let json: serde_json::Value =
+    ///     serde_json::from_str(&login.cache_json("https://d-123.awsapps.com/start", "eu-west-1")).unwrap();
+    /// assert_eq!(json["clientId"], login.client_id.as_str());
+    /// assert!(!format!("{login:?}").contains(&login.access_token));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn sso_login(&self) -> SsoLogin {
+        self.shared.sso_login()
+    }
+
     /// The role IMDS lists and serves credentials for.
     pub fn imds_role_name(&self) -> String {
         self.shared.config.role_name.clone()
@@ -317,8 +381,9 @@ impl Emulator {
 
     /// The last secrets issued (at most
     /// [`EmulatorBuilder::secret_history`], [`DEFAULT_SECRET_HISTORY`]
-    /// unless set), in order: secret access keys, session tokens and IMDS
-    /// session tokens, for scanning logs and outputs for leaks. (The
+    /// unless set), in order: secret access keys, session tokens, IMDS
+    /// session tokens, and IAM Identity Center access tokens, refresh
+    /// tokens and client secrets, for scanning logs and outputs for leaks. (The
     /// container token is configured, not issued: see
     /// [`ecs_auth_token`](Self::ecs_auth_token).)
     pub fn issued_secrets(&self) -> Vec<String> {
@@ -374,6 +439,7 @@ pub struct EmulatorBuilder {
     issued_history: Option<usize>,
     secret_history: Option<usize>,
     read_timeout: Option<Duration>,
+    sso_token_lifetime: Option<Duration>,
 }
 
 /// The container token is redacted.
@@ -392,6 +458,7 @@ impl fmt::Debug for EmulatorBuilder {
             .field("issued_history", &self.issued_history)
             .field("secret_history", &self.secret_history)
             .field("read_timeout", &self.read_timeout)
+            .field("sso_token_lifetime", &self.sso_token_lifetime)
             .finish()
     }
 }
@@ -485,6 +552,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// How long the IAM Identity Center access tokens the emulator issues
+    /// live (whole seconds). Defaults to [`DEFAULT_SSO_TOKEN_LIFETIME`].
+    pub fn sso_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.sso_token_lifetime = Some(lifetime);
+        self
+    }
+
     /// Binds the port and starts serving on a new thread; returns once
     /// requests are accepted.
     ///
@@ -492,7 +566,8 @@ impl EmulatorBuilder {
     /// [`io::ErrorKind::InvalidInput`] for a bind address that is not
     /// loopback, an account ID that is not 12 digits, a role name that is
     /// not 1–64 characters of `[\w+=,.@-]`, or a container token that is
-    /// empty or not printable ASCII, a history of 0, or a read timeout of 0;
+    /// empty or not printable ASCII, a history of 0, a read timeout of 0, or
+    /// an SSO token lifetime under one second;
     /// otherwise the error of binding the port or of starting the thread.
     pub fn start(self) -> io::Result<Emulator> {
         let invalid = |reason: String| io::Error::new(io::ErrorKind::InvalidInput, reason);
@@ -538,6 +613,12 @@ impl EmulatorBuilder {
         if read_timeout.is_zero() {
             return Err(invalid("the read timeout must be longer than zero".to_string()));
         }
+        let sso_token_lifetime = self.sso_token_lifetime.unwrap_or(DEFAULT_SSO_TOKEN_LIFETIME);
+        if sso_token_lifetime.as_secs() == 0 {
+            return Err(invalid(
+                "the SSO token lifetime must be at least one second".to_string(),
+            ));
+        }
         let config = Config {
             account_id,
             role_name,
@@ -550,6 +631,7 @@ impl EmulatorBuilder {
             issued_history,
             secret_history,
             read_timeout,
+            sso_token_lifetime,
         };
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let lifetime = self.credential_lifetime.unwrap_or(DEFAULT_CREDENTIAL_LIFETIME);

@@ -5,11 +5,22 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::SystemTime;
 
+use crate::clock::format_rfc3339;
+
 use super::faults::Call;
 use crate::REDACTED;
 
 /// Header names whose values are secrets, compared case-insensitively.
-const SECRET_HEADERS: [&str; 3] = ["authorization", "x-amz-security-token", "x-aws-ec2-metadata-token"];
+const SECRET_HEADERS: [&str; 4] = [
+    "authorization",
+    "x-amz-security-token",
+    "x-aws-ec2-metadata-token",
+    "x-amz-sso_bearer_token",
+];
+
+/// Names whose presence in a body makes the whole body secret: the fields
+/// of IAM Identity Center OIDC `CreateToken`'s JSON request.
+const SECRET_BODY_FIELDS: [&str; 2] = ["clientSecret", "refreshToken"];
 
 /// Parameter names whose values are secrets (STS form or query parameters).
 const SECRET_PARAMS: [&str; 4] = [
@@ -22,10 +33,11 @@ const SECRET_PARAMS: [&str; 4] = [
 /// One request the emulator received, as it arrived.
 ///
 /// The fields hold the real values, for assertions. `Debug` redacts the
-/// values of the `Authorization`, `X-Amz-Security-Token` and
-/// `X-aws-ec2-metadata-token` headers, of the `WebIdentityToken` and
-/// `TokenCode` parameters, and the whole body when it carries one of those
-/// parameters:
+/// values of the `Authorization`, `X-Amz-Security-Token`,
+/// `X-aws-ec2-metadata-token` and `x-amz-sso_bearer_token` headers, of the
+/// `WebIdentityToken` and `TokenCode` parameters, and the whole body when it
+/// carries one of those parameters or an IAM Identity Center `clientSecret`
+/// or `refreshToken`:
 ///
 /// ```
 /// use credrefresh::testing::{Call, Emulator};
@@ -97,8 +109,9 @@ impl fmt::Debug for RecordedRequest {
             .iter()
             .map(|(n, v)| (n.as_str(), if is_secret_param(n) { REDACTED } else { v.as_str() }))
             .collect();
-        let body_has_secret =
-            self.params.keys().any(|k| is_secret_param(k)) || SECRET_PARAMS.iter().any(|p| self.body.contains(p));
+        let body_has_secret = self.params.keys().any(|k| is_secret_param(k))
+            || SECRET_PARAMS.iter().any(|p| self.body.contains(p))
+            || SECRET_BODY_FIELDS.iter().any(|p| self.body.contains(p));
         f.debug_struct("RecordedRequest")
             .field("method", &self.method)
             .field("path", &self.path)
@@ -122,4 +135,64 @@ pub struct Issued {
     pub arn: String,
     /// When they expire.
     pub expiration: SystemTime,
+}
+
+/// What `aws sso login` leaves behind, made by
+/// [`Emulator::sso_login`](super::Emulator::sso_login): a registered OIDC
+/// client, an access token the portal accepts and a refresh token
+/// `CreateToken` accepts (once: each refresh rotates it).
+///
+/// The fields hold the real values, for tests; `Debug` shows only the
+/// client id and the times. [`cache_json`](Self::cache_json) writes the
+/// token cache file the AWS CLI would.
+#[non_exhaustive]
+#[derive(Clone, PartialEq, Eq)]
+pub struct SsoLogin {
+    /// The access token (`x-amz-sso_bearer_token`).
+    pub access_token: String,
+    /// The refresh token.
+    pub refresh_token: String,
+    /// The OIDC client's id.
+    pub client_id: String,
+    /// The OIDC client's secret.
+    pub client_secret: String,
+    /// When the access token expires.
+    pub expires_at: SystemTime,
+    /// When the client registration (and its refresh tokens) expires.
+    pub registration_expires_at: SystemTime,
+}
+
+impl SsoLogin {
+    /// The token cache file (`~/.aws/sso/cache/<sha1>.json`) the AWS CLI
+    /// writes after `aws sso login` for an `sso-session` with this start URL
+    /// and region: `startUrl`, `region`, `accessToken`, `expiresAt`,
+    /// `clientId`, `clientSecret`, `registrationExpiresAt`, `refreshToken`,
+    /// times in whole-second RFC 3339 UTC.
+    pub fn cache_json(&self, start_url: &str, region: &str) -> String {
+        serde_json::json!({
+            "startUrl": start_url,
+            "region": region,
+            "accessToken": self.access_token,
+            "expiresAt": format_rfc3339(self.expires_at),
+            "clientId": self.client_id,
+            "clientSecret": self.client_secret,
+            "registrationExpiresAt": format_rfc3339(self.registration_expires_at),
+            "refreshToken": self.refresh_token,
+        })
+        .to_string()
+    }
+}
+
+/// Only the client id and the times: the tokens and the secret are redacted.
+impl fmt::Debug for SsoLogin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SsoLogin")
+            .field("access_token", &REDACTED)
+            .field("refresh_token", &REDACTED)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &REDACTED)
+            .field("expires_at", &self.expires_at)
+            .field("registration_expires_at", &self.registration_expires_at)
+            .finish()
+    }
 }

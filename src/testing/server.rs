@@ -25,7 +25,7 @@ use super::faults::{Call, Fault, Protocol};
 use super::record::RecordedRequest;
 use super::state::Shared;
 use super::wire::{Incoming, MAX_REQUEST_BODY, Reply, html_500, http_date};
-use super::{ecs, imds, sts};
+use super::{ecs, imds, sso, sts};
 
 /// The running server: dropping it stops the server and joins its thread.
 #[derive(Debug)]
@@ -264,6 +264,9 @@ fn route(req: &Incoming) -> Result<Call, Reply> {
     if let Some(call) = ecs::route(req) {
         return Ok(call);
     }
+    if let Some(call) = sso::route(req) {
+        return Ok(call);
+    }
     Err(Reply::new(StatusCode::NOT_FOUND, "text/plain", "Not Found"))
 }
 
@@ -273,6 +276,7 @@ fn serve(shared: &Shared, call: Call, req: &Incoming, expired: bool) -> Reply {
         Protocol::Sts => sts::handle(shared, call, req, expired),
         Protocol::Imds => imds::handle(shared, call, req, expired),
         Protocol::Ecs => ecs::handle(shared, req, expired),
+        Protocol::SsoOidc | Protocol::SsoPortal => sso::handle(shared, call, req, expired),
     }
 }
 
@@ -358,6 +362,7 @@ async fn answer(
                 Protocol::Sts => sts::error(status, &code, &message),
                 Protocol::Imds => imds::error(shared, call, status, &code, &message),
                 Protocol::Ecs => ecs::error(status, &code, &message),
+                Protocol::SsoOidc | Protocol::SsoPortal => sso::error(call, status, &code, &message),
             };
             (reply, false)
         }
@@ -366,6 +371,7 @@ async fn answer(
                 Protocol::Sts => sts::throttle(),
                 Protocol::Imds => imds::throttle(),
                 Protocol::Ecs => ecs::throttle(),
+                Protocol::SsoOidc | Protocol::SsoPortal => sso::throttle(call),
             };
             (reply, false)
         }
@@ -374,6 +380,7 @@ async fn answer(
                 Protocol::Sts => sts::malformed(call),
                 Protocol::Imds => imds::malformed(call),
                 Protocol::Ecs => ecs::malformed(),
+                Protocol::SsoOidc | Protocol::SsoPortal => sso::malformed(call),
             };
             (reply, false)
         }

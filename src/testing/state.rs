@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use super::faults::{Call, Fault};
-use super::record::{Issued, RecordedRequest};
+use super::record::{Issued, RecordedRequest, SsoLogin};
 use super::wire::{base64ish, hex, upper_alnum};
 use crate::clock::Clock;
 
@@ -18,6 +18,10 @@ pub(crate) const MAX_ROLE_IDS: usize = 4096;
 
 /// How far in the past [`Fault::ExpiredCredentials`] puts `Expiration`.
 pub(crate) const EXPIRED_BY: Duration = Duration::from_secs(300);
+
+/// How long an IAM Identity Center client registration (and the refresh
+/// tokens issued to it) lives: 90 days, as the AWS CLI's registrations.
+pub(crate) const SSO_REGISTRATION_LIFETIME: Duration = Duration::from_secs(90 * 86_400);
 
 /// Configuration fixed at start. No `Debug`: it holds the container token.
 pub(crate) struct Config {
@@ -39,6 +43,8 @@ pub(crate) struct Config {
     pub(crate) secret_history: usize,
     /// How long a client has to send a request's headers, then its body.
     pub(crate) read_timeout: Duration,
+    /// How long an IAM Identity Center access token lives.
+    pub(crate) sso_token_lifetime: Duration,
 }
 
 /// Who a set of issued credentials acts as.
@@ -54,6 +60,25 @@ pub(crate) struct Fresh {
     pub(crate) secret_access_key: String,
     pub(crate) session_token: String,
     pub(crate) expiration: SystemTime,
+}
+
+/// An access token issued by IAM Identity Center OIDC `CreateToken`. No
+/// `Debug`: it is secret.
+pub(crate) struct SsoToken {
+    pub(crate) access_token: String,
+    pub(crate) refresh_token: String,
+    /// Seconds the access token lives (0 when issued already expired).
+    pub(crate) expires_in: u64,
+}
+
+/// Why `CreateToken` refused a refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SsoRefusal {
+    /// No registered client with this id and secret (`invalid_client`).
+    InvalidClient,
+    /// The refresh token is unknown, used, expired or another client's
+    /// (`invalid_grant`).
+    InvalidGrant,
 }
 
 /// Keeps the last `capacity` items pushed, dropping the oldest first, and
@@ -154,6 +179,11 @@ impl<V> Expiring<V> {
         self.queue.clear();
     }
 
+    /// Drops the entry under `key` (its queue slot goes at its expiry).
+    pub(crate) fn remove(&mut self, key: &str) {
+        self.entries.remove(key);
+    }
+
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
@@ -176,6 +206,14 @@ struct State {
     /// The role ARNs of `role_ids`, oldest first, to drop the oldest past
     /// [`MAX_ROLE_IDS`].
     role_order: VecDeque<String>,
+    /// Registered IAM Identity Center clients: client id → client secret,
+    /// until the registration expires.
+    sso_clients: Expiring<String>,
+    /// Unused refresh tokens: token → client id, until the registration
+    /// expires. A refresh token is used once (each refresh rotates it).
+    sso_refresh_tokens: Expiring<String>,
+    /// Unexpired access tokens.
+    sso_access_tokens: Expiring<()>,
 }
 
 /// Everything the server and the [`Emulator`](super::Emulator) share.
@@ -210,6 +248,9 @@ impl Shared {
                 imds_tokens: Expiring::default(),
                 role_ids: HashMap::new(),
                 role_order: VecDeque::new(),
+                sso_clients: Expiring::default(),
+                sso_refresh_tokens: Expiring::default(),
+                sso_access_tokens: Expiring::default(),
             }),
         }
     }
@@ -302,6 +343,100 @@ impl Shared {
             state.principals.len(),
             state.imds_tokens.len(),
         ]
+    }
+
+    /// How many IAM Identity Center records are held now: clients, refresh
+    /// tokens, access tokens.
+    #[cfg(test)]
+    pub(crate) fn held_sso(&self) -> [usize; 3] {
+        let state = self.lock();
+        [
+            state.sso_clients.len(),
+            state.sso_refresh_tokens.len(),
+            state.sso_access_tokens.len(),
+        ]
+    }
+
+    /// What `aws sso login` leaves behind: a client registered for
+    /// [`SSO_REGISTRATION_LIFETIME`], an access token for the configured
+    /// SSO token lifetime and a refresh token.
+    pub(crate) fn sso_login(&self) -> SsoLogin {
+        let now = self.now();
+        let client_id = upper_alnum(22);
+        let client_secret = format!("eyJraWQiOiJrZXktMTU2{}", base64ish(300));
+        let registration_expires_at = now + SSO_REGISTRATION_LIFETIME;
+        let token = self.issue_sso_token(now, &client_id, false);
+        let mut state = self.lock();
+        state
+            .sso_clients
+            .insert(now, client_id.clone(), client_secret.clone(), registration_expires_at);
+        state.secrets.push(client_secret.clone());
+        drop(state);
+        SsoLogin {
+            access_token: token.access_token,
+            refresh_token: token.refresh_token,
+            client_id,
+            client_secret,
+            expires_at: now + Duration::from_secs(token.expires_in),
+            registration_expires_at,
+        }
+    }
+
+    /// Issues an access token and a refresh token to `client_id` (the
+    /// access token already expired if `expired`).
+    fn issue_sso_token(&self, now: SystemTime, client_id: &str, expired: bool) -> SsoToken {
+        let lifetime = if expired {
+            Duration::ZERO
+        } else {
+            self.config.sso_token_lifetime
+        };
+        let token = SsoToken {
+            access_token: format!("aoaAAAAAGm{}", base64ish(180)),
+            refresh_token: format!("aorvJYubGp{}", base64ish(180)),
+            expires_in: lifetime.as_secs(),
+        };
+        let mut state = self.lock();
+        state
+            .sso_access_tokens
+            .insert(now, token.access_token.clone(), (), now + lifetime);
+        state.sso_refresh_tokens.insert(
+            now,
+            token.refresh_token.clone(),
+            client_id.to_string(),
+            now + SSO_REGISTRATION_LIFETIME,
+        );
+        state.secrets.push(token.access_token.clone());
+        state.secrets.push(token.refresh_token.clone());
+        token
+    }
+
+    /// `CreateToken` with the `refresh_token` grant: checks the client and
+    /// the refresh token, uses the refresh token up, and issues new tokens.
+    pub(crate) fn sso_refresh(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        refresh_token: &str,
+        expired: bool,
+    ) -> Result<SsoToken, SsoRefusal> {
+        let now = self.now();
+        {
+            let mut state = self.lock();
+            if state.sso_clients.get(now, client_id).map(String::as_str) != Some(client_secret) {
+                return Err(SsoRefusal::InvalidClient);
+            }
+            if state.sso_refresh_tokens.get(now, refresh_token).map(String::as_str) != Some(client_id) {
+                return Err(SsoRefusal::InvalidGrant);
+            }
+            state.sso_refresh_tokens.remove(refresh_token);
+        }
+        Ok(self.issue_sso_token(now, client_id, expired))
+    }
+
+    /// Whether `token` is an access token issued and not yet expired.
+    pub(crate) fn sso_access_token_valid(&self, token: &str) -> bool {
+        let now = self.now();
+        self.lock().sso_access_tokens.get(now, token).is_some()
     }
 
     /// Issues new credentials acting as `principal`. They live for the

@@ -236,3 +236,42 @@ async fn a_body_over_the_limit_gets_413() {
         .unwrap();
     assert_eq!(response.status(), 413);
 }
+
+#[test]
+fn sso_tokens_and_clients_are_dropped_when_they_expire() {
+    let clock = ManualClock::new(start_time());
+    let emulator = Emulator::builder()
+        .clock(clock.clone())
+        .sso_token_lifetime(Duration::from_secs(3600))
+        .start()
+        .unwrap();
+    let shared = &emulator.shared;
+    let logins: Vec<_> = (0..50).map(|_| shared.sso_login()).collect();
+    assert_eq!(shared.held_sso(), [50, 50, 50]);
+    // A refresh spends its refresh token at once and issues a new pair.
+    let first = &logins[0];
+    let token = shared
+        .sso_refresh(&first.client_id, &first.client_secret, &first.refresh_token, false)
+        .ok()
+        .unwrap();
+    assert_eq!(shared.held_sso(), [50, 50, 51]);
+    assert!(shared.sso_access_token_valid(&token.access_token));
+
+    // The access tokens expire: dropped at the next one issued.
+    clock.advance(Duration::from_secs(3600));
+    shared.sso_login();
+    assert_eq!(shared.held_sso(), [51, 51, 1]);
+    assert!(!shared.sso_access_token_valid(&token.access_token));
+
+    // The registrations (and their refresh tokens) after 90 days.
+    clock.advance(Duration::from_secs(90 * 86_400));
+    let last = shared.sso_login();
+    assert_eq!(shared.held_sso(), [1, 1, 1]);
+    let refused = shared.sso_refresh(&first.client_id, &first.client_secret, &token.refresh_token, false);
+    assert!(refused.is_err());
+    assert!(
+        shared
+            .sso_refresh(&last.client_id, &last.client_secret, &last.refresh_token, false)
+            .is_ok()
+    );
+}

@@ -97,14 +97,14 @@ impl Source for FakeSource {
             let now = ctx.now();
             let key = format!("ASIAFAKE{n:08}");
             let make = |expiry: Option<std::time::SystemTime>| {
-                let c = Credentials::new(key.clone(), secret_for(&key), now)
-                    .unwrap()
-                    .with_session_token(format!("fake-token-{n}"))
-                    .unwrap();
+                let c =
+                    Credentials::builder(key.clone(), secret_for(&key), now).session_token(format!("fake-token-{n}"));
                 match expiry {
-                    Some(e) => c.with_expiry(e),
+                    Some(e) => c.expiry(e),
                     None => c,
                 }
+                .build()
+                .unwrap()
             };
             match step {
                 Step::Ok(lifetime) => Ok(make(lifetime.map(|l| now + l))),

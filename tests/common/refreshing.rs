@@ -12,12 +12,13 @@ use credrefresh::{CredentialsHandle, CredentialsState, ErrorClass, RefreshPolicy
 /// invalidations acted on at once.
 pub fn quick_policy() -> RefreshPolicy {
     RefreshPolicy::default()
-        .backoff(BackoffConfig {
-            initial: Duration::from_millis(100),
-            multiplier: 2.0,
-            max: Duration::from_millis(500),
-            jitter: 0.0,
-        })
+        .backoff(
+            BackoffConfig::default()
+                .initial(Duration::from_millis(100))
+                .multiplier(2.0)
+                .max(Duration::from_millis(500))
+                .jitter(0.0),
+        )
         .invalidation_cooldown(Duration::ZERO)
 }
 

@@ -13,4 +13,5 @@ mod imds;
 mod lifecycle;
 mod records;
 mod skew;
+mod sso;
 mod sts;

@@ -46,12 +46,13 @@ const LIFETIME: Duration = Duration::from_secs(3);
 /// Fast retries, short extensions: refreshes every second or two.
 fn fast_policy() -> RefreshPolicy {
     RefreshPolicy::default()
-        .backoff(BackoffConfig {
-            initial: Duration::from_millis(250),
-            multiplier: 1.5,
-            max: Duration::from_secs(1),
-            jitter: 0.5,
-        })
+        .backoff(
+            BackoffConfig::default()
+                .initial(Duration::from_millis(250))
+                .multiplier(1.5)
+                .max(Duration::from_secs(1))
+                .jitter(0.5),
+        )
         .extension(Duration::from_secs(20), Duration::from_secs(10))
         .fetch_timeout(Duration::from_secs(5))
 }

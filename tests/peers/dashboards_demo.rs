@@ -55,7 +55,7 @@ const LIFETIME: &str = "4";
 /// Alerts the demo cannot drive: its roles all load at start and run
 /// with static stability (never unusable), and no refresher panics. Their
 /// expressions are checked to evaluate (to nothing) here; they are driven
-/// to fire by `tests/prometheus_peer.rs`, whose sources can fail to load
+/// to fire by `tests/peers/dashboards.rs`, whose sources can fail to load
 /// and panic.
 const NOT_DRIVEN_BY_THE_DEMO: [&str; 3] = [
     "CredrefreshNoUsableCredentials",
@@ -315,7 +315,7 @@ fn prometheus_scrapes_the_demo_runs_every_query_and_sees_emulator_faults() {
     );
     assert!(ABSENCE_ALERTS.iter().all(|a| seen.contains(*a)));
     assert!(!prom.log().contains("level=error"), "{}", prom.log());
-    eprintln!("prometheus_demo_peer: {:?} of wall time", started.elapsed());
+    eprintln!("dashboards_demo: {:?} of wall time", started.elapsed());
 }
 
 // The scan above must be able to fail: it is tried here on label sets made

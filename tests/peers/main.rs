@@ -1,7 +1,7 @@
 //! credrefresh against real, independent peers: moto (STS with signature
 //! and IAM checks, its instance metadata), botocore and boto3 (SigV4
-//! signing, the IMDS and container credential providers, reading what the
-//! emulator serves), and Prometheus with promtool (our metrics, the
+//! signing, the IMDS, container and IAM Identity Center credential
+//! providers, reading what the emulator serves), and Prometheus with promtool (our metrics, the
 //! dashboard and the alert rules, on us and on the demo).
 //!
 //! Every test that needs a peer is `#[ignore = "needs the real peers:
@@ -20,5 +20,6 @@ mod ecs_botocore;
 mod emulator_boto3;
 mod imds_botocore;
 mod imds_moto;
+mod sso_botocore;
 mod sts_moto;
 mod sts_signing_botocore;

@@ -67,10 +67,11 @@ fn ours(case: &Value) -> http::Request<Vec<u8>> {
         .header("content-type", s("content_type"))
         .body(s("body").into_bytes())
         .unwrap();
-    let mut creds = Credentials::new(s("access_key"), s("secret"), SystemTime::UNIX_EPOCH).unwrap();
+    let mut creds = Credentials::builder(s("access_key"), s("secret"), SystemTime::UNIX_EPOCH);
     if let Some(token) = case["token"].as_str() {
-        creds = creds.with_session_token(token).unwrap();
+        creds = creds.session_token(token);
     }
+    let creds = creds.build().unwrap();
     let at = SystemTime::UNIX_EPOCH + Duration::from_secs(case["unix"].as_u64().unwrap());
     sign_request(&mut request, &creds, &s("service"), &s("region"), at).unwrap();
     request

@@ -127,12 +127,13 @@ fn time_dependent_gauges_are_computed_at_scrape_time() {
 fn failures_extensions_and_durations_are_counted_by_class() {
     run_paused(|| async {
         let (b, clock) = builder();
-        let policy = RefreshPolicy::default().backoff(BackoffConfig {
-            initial: Duration::from_secs(1),
-            multiplier: 2.0,
-            max: Duration::from_secs(8),
-            jitter: 0.0,
-        });
+        let policy = RefreshPolicy::default().backoff(
+            BackoffConfig::default()
+                .initial(Duration::from_secs(1))
+                .multiplier(2.0)
+                .max(Duration::from_secs(8))
+                .jitter(0.0),
+        );
         let source = FakeSource::new(
             [Step::Ok(Some(Duration::from_secs(20)))],
             Step::Fail(ErrorClass::Throttled),

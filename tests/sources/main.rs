@@ -1,5 +1,5 @@
 //! The credential sources against local servers: `ImdsSource`,
-//! `EcsSource`, the default chain and the STS sources over the emulator
+//! `EcsSource`, `SsoSource`, the default chain and the STS sources over the emulator
 //! (`credrefresh::testing`), or a canned server where exact bytes matter;
 //! each in a running refresher that must ride out every failure, and none
 //! of them leaking a secret.
@@ -13,8 +13,12 @@ pub mod common;
 mod canned;
 mod chain;
 mod ecs;
+mod hygiene;
 mod imds;
 mod imds_ecs_secrets;
+mod skew;
+mod sso;
 mod sts;
 mod sts_base;
 mod sts_secrets;
+mod token_files;

@@ -38,12 +38,13 @@ fn long_term_keys() -> StaticSource {
 /// recovery within a second.
 fn policy() -> RefreshPolicy {
     RefreshPolicy::default()
-        .backoff(BackoffConfig {
-            initial: Duration::from_millis(50),
-            multiplier: 2.0,
-            max: Duration::from_millis(300),
-            jitter: 0.5,
-        })
+        .backoff(
+            BackoffConfig::default()
+                .initial(Duration::from_millis(50))
+                .multiplier(2.0)
+                .max(Duration::from_millis(300))
+                .jitter(0.5),
+        )
         .invalidation_cooldown(Duration::from_millis(10))
 }
 

@@ -65,9 +65,9 @@ async fn secrets_stay_out_of_debug_errors_and_logs() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
     let ctx = FetchContext::system("secrets");
-    let base = Credentials::new("ASIABASE", BASE_SECRET, SystemClock.now())
-        .unwrap()
-        .with_session_token(BASE_TOKEN)
+    let base = Credentials::builder("ASIABASE", BASE_SECRET, SystemClock.now())
+        .session_token(BASE_TOKEN)
+        .build()
         .unwrap();
     let mut shown = Vec::new();
 

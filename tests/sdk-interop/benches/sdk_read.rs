@@ -84,11 +84,11 @@ fn poll_now<F: Future>(future: F) -> F::Output {
 
 fn creds(n: u64) -> Credentials {
     let key = format!("ASIABENCH{n:011}");
-    Credentials::new(key.clone(), fake::secret_for(&key), SystemTime::UNIX_EPOCH)
+    Credentials::builder(key.clone(), fake::secret_for(&key), SystemTime::UNIX_EPOCH)
+        .session_token("bench-session-token-of-a-realistic-length-".repeat(8))
+        .expiry(SystemTime::now() + Duration::from_secs(24 * 3600))
+        .build()
         .unwrap()
-        .with_session_token("bench-session-token-of-a-realistic-length-".repeat(8))
-        .unwrap()
-        .with_expiry(SystemTime::now() + Duration::from_secs(24 * 3600))
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -49,12 +49,13 @@ fn short_policy() -> RefreshPolicy {
     RefreshPolicy::default()
         .invalidation_cooldown(Duration::ZERO)
         .fetch_timeout(Duration::from_secs(2))
-        .backoff(BackoffConfig {
-            initial: Duration::from_millis(50),
-            multiplier: 2.0,
-            max: Duration::from_millis(200),
-            jitter: 0.0,
-        })
+        .backoff(
+            BackoffConfig::default()
+                .initial(Duration::from_millis(50))
+                .multiplier(2.0)
+                .max(Duration::from_millis(200))
+                .jitter(0.0),
+        )
 }
 
 /// The access key ID in a recorded request's SigV4 credential scope.
