@@ -975,6 +975,31 @@ mod tests {
         assert!(sts_error(&seeds("sts_error")[0].1));
     }
 
+    /// Found by the `sts_error` target (kept as
+    /// `fuzz/corpus/sts_error/regression-request-id-echoes-token`): an
+    /// error document whose `<RequestId>` echoes the session token the
+    /// request carried showed it in the error. The same from the
+    /// `x-amzn-RequestId` header.
+    #[test]
+    fn a_request_id_echoing_a_secret_is_redacted() {
+        for secret in [SECRET, TOKEN] {
+            let body = sts_error_document("SignatureDoesNotMatch", "no")
+                .replace("3a8b9c0d-0000-4000-8000-000000000001", secret);
+            assert!(sts_error(format!("0403{body}").as_bytes()));
+            for body in [body.as_str(), "<html>500</html>"] {
+                let e = classify::error_answer(
+                    Call::AssumeRole,
+                    500,
+                    Some(secret.to_string()),
+                    body.as_bytes(),
+                    &[SECRET, TOKEN],
+                );
+                let text = shown(&e);
+                assert!(!text.contains(MARKER), "{text}");
+            }
+        }
+    }
+
     #[test]
     fn times_beyond_year_9999_in_utc_are_refused() {
         assert!(!rfc3339(b"9999-12-31T23:59:59-01:00"));
