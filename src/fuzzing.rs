@@ -1000,6 +1000,34 @@ mod tests {
         }
     }
 
+    /// Found by the `sts_answer` target (kept as
+    /// `fuzz/corpus/sts_answer/regression-doctype-inside-text`): a
+    /// `<!DOCTYPE` inside an element's text panicked inside quick-xml
+    /// ("internal error: entered unreachable code": the DTD splits the text
+    /// into two text events). The other markup that can sit inside text
+    /// (comments, processing instructions, CDATA) is tried alongside.
+    #[test]
+    fn markup_inside_text_is_refused_or_read_without_panicking() {
+        let valid = sts_success("AssumeRole", ARN, "2026-11-22T19:00:00Z");
+        for inside in [
+            "<!DOCTYPE x>",
+            "<!DoCTypee!D",
+            "<!doctype x [<!ENTITY e \"v\">]>",
+            "<?pi x?>",
+            "<!-- c -->",
+            "<![CDATA[c]]>",
+        ] {
+            let body = valid.replace("ASIAIOSFODNN7EXAMPLE", &format!("ASIA{inside}IOSFODNN7EXAMPLE"));
+            for call in ["0", "1", "2"] {
+                sts_answer(format!("{call}{body}").as_bytes());
+                sts_error(format!("{call}403{body}").as_bytes());
+            }
+            let error = sts_error_document("AccessDenied", &format!("not{inside}allowed"));
+            sts_answer(format!("0{error}").as_bytes());
+            sts_error(format!("0403{error}").as_bytes());
+        }
+    }
+
     #[test]
     fn times_beyond_year_9999_in_utc_are_refused() {
         assert!(!rfc3339(b"9999-12-31T23:59:59-01:00"));
