@@ -53,6 +53,10 @@ pub mod clock;
 mod credentials;
 mod document;
 mod error;
+/// Fuzzing entry points: only under `cfg(fuzzing)` (set by `cargo fuzz`) and tests.
+#[cfg(any(fuzzing, test))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handle;
 pub mod metrics;
 pub mod policy;
