@@ -14,7 +14,7 @@
 mod chain;
 pub mod ecs;
 mod env;
-mod http;
+pub(crate) mod http;
 pub mod imds;
 mod lookup;
 pub mod profile;
