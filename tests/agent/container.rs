@@ -65,7 +65,8 @@ async fn serves_the_container_document_that_the_container_source_reads() {
 async fn refusals_have_the_right_status_and_leak_nothing() {
     let agent = agent(GENEROUS).await;
     let addr = agent.container_addrs()[0];
-    let cases: [(&str, &[(&str, &str)], u16); 6] = [
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], u16);
+    let cases: [Case<'_>; 6] = [
         ("/v1/credentials/app", &[], 401),
         (
             "/v1/credentials/app",
