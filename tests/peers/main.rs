@@ -14,6 +14,8 @@
 #[path = "../common/mod.rs"]
 pub mod common;
 
+#[cfg(feature = "agent")]
+mod agent_dashboards;
 mod dashboards;
 mod dashboards_demo;
 mod ecs_botocore;
