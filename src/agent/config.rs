@@ -9,6 +9,9 @@
 //! listen = ["127.0.0.1:9911"]
 //! roles = ["app"]               # the roles its listing names
 //!
+//! [metrics]                     # optional: /metrics, /healthz, /status only,
+//! listen = ["0.0.0.0:9912"]     # no credentials, so any address may be named
+//!
 //! [[tokens]]                    # who may read which role (container endpoint)
 //! name = "workers"
 //! file = "/etc/credrefresh/workers.token"   # mode 0600; or env = "VAR"
@@ -146,6 +149,7 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 struct RawConfig {
     container: Option<RawContainer>,
     imds: Option<RawImds>,
+    metrics: Option<RawMetrics>,
     #[serde(default)]
     tokens: Vec<RawToken>,
     #[serde(default)]
@@ -160,6 +164,12 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawContainer {
     listen: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -341,6 +351,8 @@ pub struct Config {
     pub container_listen: Vec<SocketAddr>,
     /// IMDS endpoint listen addresses (empty: no IMDS endpoint).
     pub imds_listen: Vec<SocketAddr>,
+    /// Listen addresses serving only `/metrics`, `/healthz` and `/status`.
+    pub metrics_listen: Vec<SocketAddr>,
     /// Roles the IMDS endpoint serves, in listing order.
     pub imds_roles: Vec<String>,
     /// Tokens of the container endpoint.
@@ -450,6 +462,10 @@ impl RawConfig {
             }
             None => (Vec::new(), Vec::new()),
         };
+        let metrics_listen = match self.metrics {
+            Some(m) => addresses("metrics.listen", Some(m.listen), DEFAULT_CONTAINER_LISTEN)?,
+            None => Vec::new(),
+        };
         if container_listen.is_empty() && imds_listen.is_empty() {
             return Err(ConfigError::invalid(
                 "container",
@@ -544,6 +560,7 @@ impl RawConfig {
         Ok(Config {
             container_listen,
             imds_listen,
+            metrics_listen,
             imds_roles,
             tokens,
             limits,

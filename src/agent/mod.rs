@@ -18,7 +18,8 @@
 //! - `/healthz`, `/status` (per role: state, expiry, last error class) and
 //!   `/metrics` (every credrefresh series plus
 //!   [`credrefresh_agent_requests_total{endpoint,role,outcome}`](REQUESTS_TOTAL))
-//!   on every listener.
+//!   on every listener, and alone on the optional `[metrics]` listeners
+//!   (which serve no credentials, so may listen anywhere).
 //!
 //! Serving rules: expired credentials are never served (a role without
 //! usable ones gets a 503 with a JSON reason); extended ones are served with
@@ -97,6 +98,7 @@ pub struct Agent {
     refresher: Refresher,
     container: Vec<SocketAddr>,
     imds: Vec<SocketAddr>,
+    metrics: Vec<SocketAddr>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -138,6 +140,7 @@ impl Agent {
         for (endpoint, addrs) in [
             (Endpoint::Container, &config.container_listen),
             (Endpoint::Imds, &config.imds_listen),
+            (Endpoint::Ops, &config.metrics_listen),
         ] {
             for &addr in addrs {
                 let listener = bind(addr).map_err(|source| AgentError::Bind { addr, source })?;
@@ -167,6 +170,7 @@ impl Agent {
             refresher,
             container: Vec::new(),
             imds: Vec::new(),
+            metrics: Vec::new(),
             stop,
             tasks: Vec::new(),
         };
@@ -174,6 +178,7 @@ impl Agent {
             match endpoint {
                 Endpoint::Container => agent.container.push(local),
                 Endpoint::Imds => agent.imds.push(local),
+                Endpoint::Ops => agent.metrics.push(local),
             }
             tracing::info!(target: "credrefresh::agent", endpoint = endpoint.as_str(), address = %local, "agent: listening");
             agent.tasks.push(tokio::spawn(server::serve(
@@ -196,6 +201,11 @@ impl Agent {
     /// The IMDS endpoint's bound addresses.
     pub fn imds_addrs(&self) -> &[SocketAddr] {
         &self.imds
+    }
+
+    /// The bound addresses of the `[metrics]` listeners (operational pages only).
+    pub fn metrics_addrs(&self) -> &[SocketAddr] {
+        &self.metrics
     }
 
     /// The `AWS_CONTAINER_CREDENTIALS_FULL_URI` of `role` on the first

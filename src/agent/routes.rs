@@ -213,6 +213,14 @@ fn route(
     let (role, outcome, r) = match endpoint {
         Endpoint::Container => container(state, method, path, headers, now),
         Endpoint::Imds => imds(state, method, path, headers, now),
+        Endpoint::Ops => {
+            let o = Outcome::NotFound;
+            (
+                "-".into(),
+                o,
+                refusal(None, o, "this listener serves /metrics, /healthz and /status only"),
+            )
+        }
     };
     ("-", role, outcome, r)
 }

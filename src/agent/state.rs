@@ -24,6 +24,8 @@ pub(crate) enum Endpoint {
     Container,
     /// `AWS_EC2_METADATA_SERVICE_ENDPOINT`.
     Imds,
+    /// The operational pages only.
+    Ops,
 }
 
 impl Endpoint {
@@ -31,6 +33,7 @@ impl Endpoint {
         match self {
             Endpoint::Container => "container",
             Endpoint::Imds => "imds",
+            Endpoint::Ops => "ops",
         }
     }
 }

@@ -53,3 +53,25 @@ async fn health_status_and_metrics() {
     assert_clean("/metrics", text);
     agent.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_metrics_listener_serves_the_pages_and_no_credentials() {
+    let agent = agent(&format!("[metrics]\nlisten = [\"127.0.0.1:0\"]\n{GENEROUS}")).await;
+    let addr = agent.metrics_addrs()[0];
+    assert_eq!(get(addr, "/metrics", &[]).await.status, 200);
+    assert_eq!(get(addr, "/status", &[]).await.status, 200);
+    let answer = get(addr, "/v1/credentials/app", &[("authorization", APP_TOKEN)]).await;
+    assert_eq!(answer.status, 404, "{answer:?}");
+    assert_clean("the metrics listener", &answer.body);
+    let answer = raw(
+        addr,
+        &request(
+            "PUT",
+            "/latest/api/token",
+            &[("x-aws-ec2-metadata-token-ttl-seconds", "60")],
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, 404, "{answer:?}");
+    agent.shutdown().await;
+}
