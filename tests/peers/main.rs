@@ -15,6 +15,8 @@
 pub mod common;
 
 #[cfg(feature = "agent")]
+mod agent_clients;
+#[cfg(feature = "agent")]
 mod agent_dashboards;
 mod dashboards;
 mod dashboards_demo;
