@@ -62,7 +62,10 @@ endpoint = "{sts}"
 fn usage(pid: u32) -> (Duration, u64, u64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks: u64 = [11, 12].iter().filter_map(|i| fields.get(*i)?.parse::<u64>().ok()).sum();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i)?.parse::<u64>().ok())
+        .sum();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let kib = |key: &str| {
         status
@@ -135,7 +138,14 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[i]) / 1000.0
 }
 
-fn run(rt: &tokio::runtime::Runtime, agent: &Child, emulator: &Emulator, addr: SocketAddr, clients: usize, seconds: u64) {
+fn run(
+    rt: &tokio::runtime::Runtime,
+    agent: &Child,
+    emulator: &Emulator,
+    addr: SocketAddr,
+    clients: usize,
+    seconds: u64,
+) {
     let sts_before = emulator.count(Call::AssumeRole);
     let (cpu_before, _, _) = usage(agent.id());
     let stop = Arc::new(AtomicBool::new(false));
@@ -177,13 +187,23 @@ fn run(rt: &tokio::runtime::Runtime, agent: &Child, emulator: &Emulator, addr: S
 
 fn main() {
     // `cargo bench` passes --bench; this harness takes no arguments.
-    let clients: usize = std::env::var("AGENT_LOAD_CLIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
-    let seconds: u64 = std::env::var("AGENT_LOAD_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let clients: usize = std::env::var("AGENT_LOAD_CLIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let seconds: u64 = std::env::var("AGENT_LOAD_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
     let emulator = Emulator::builder()
         .credential_lifetime(Duration::from_secs(3600))
         .start()
         .expect("the emulator starts");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let dir = std::env::temp_dir().join(format!("credrefresh-agent-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("agent.toml");
@@ -196,7 +216,10 @@ fn main() {
         .spawn()
         .expect("start the agent");
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
 
     // Ready: both roles served.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -206,7 +229,9 @@ fn main() {
             let stop = Arc::new(AtomicBool::new(true));
             // A client with `stop` set makes no request: probe /status instead.
             drop(client(addr, stop, errors.clone()).await);
-            let Ok(mut s) = TcpStream::connect(addr).await else { return false };
+            let Ok(mut s) = TcpStream::connect(addr).await else {
+                return false;
+            };
             let _ = s
                 .write_all(b"GET /status HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n")
                 .await;
@@ -217,7 +242,10 @@ fn main() {
         if ready {
             break;
         }
-        assert!(Instant::now() < deadline, "the agent did not serve its roles within 20 s");
+        assert!(
+            Instant::now() < deadline,
+            "the agent did not serve its roles within 20 s"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     println!(
