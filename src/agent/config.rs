@@ -252,8 +252,20 @@ pub(crate) enum RoleConfig {
         relative_uri: Option<String>,
         auth_token_file: Option<PathBuf>,
     },
-    /// The default chain (environment, web identity, ECS, IMDS).
+    /// The default chain (environment, profile, web identity, ECS, IMDS).
     Chain {},
+    /// A profile of the shared `config` / `credentials` files (the ones the
+    /// agent's environment names, `AWS_CONFIG_FILE` and
+    /// `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/`), with its whole chain:
+    /// `source_profile` roles, `credential_source`, web identity,
+    /// `credential_process`, IAM Identity Center. Without `profile`, the one
+    /// `AWS_PROFILE` selects (else `default`).
+    Profile { profile: Option<String> },
+    /// A `credential_process` command line, run at every refresh.
+    CredentialProcess {
+        command: String,
+        timeout_seconds: Option<u64>,
+    },
 }
 
 impl fmt::Debug for RoleConfig {
@@ -273,6 +285,8 @@ impl RoleConfig {
             RoleConfig::Imds { .. } => "imds",
             RoleConfig::Ecs { .. } => "ecs",
             RoleConfig::Chain {} => "chain",
+            RoleConfig::Profile { .. } => "profile",
+            RoleConfig::CredentialProcess { .. } => "credential_process",
         }
     }
 

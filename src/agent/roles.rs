@@ -10,8 +10,9 @@ use crate::error::BuildError;
 use crate::policy::RefreshPolicy;
 use crate::refresher::Refresher;
 use crate::source::Source;
+use crate::sources::profile::{Platform, ProfileEnv, ProfileSet, ProfileSource};
 use crate::sources::sts::{AssumeRoleSource, WebIdentitySource};
-use crate::sources::{DefaultChain, EcsSource, EnvSource, ImdsSource, StaticSource};
+use crate::sources::{CredentialProcessSource, DefaultChain, EcsSource, EnvSource, ImdsSource, StaticSource};
 
 /// How the agent reads environment variables (the process environment, or a
 /// map in tests).
@@ -182,6 +183,27 @@ fn source(
             Arc::new(b.build().map_err(|e| build_error(name, e))?)
         }
         RoleConfig::Chain {} => Arc::new(DefaultChain::with_lookup(lookup_fn(env)).map_err(|e| build_error(name, e))?),
+        RoleConfig::Profile { profile } => {
+            let env = ProfileEnv::from_fn(lookup_fn(env), Platform::Unix);
+            let profile = profile.clone().unwrap_or_else(|| env.profile_name());
+            let source = ProfileSet::load(&env)
+                .map(|set| ProfileSource::from_set(&set, &profile, &env))
+                .map_err(|e| invalid(name, "profile", e))?;
+            if let Some(e) = source.error() {
+                return Err(invalid(name, "profile", e));
+            }
+            Arc::new(source)
+        }
+        RoleConfig::CredentialProcess {
+            command,
+            timeout_seconds,
+        } => {
+            let mut b = CredentialProcessSource::builder(command.as_str());
+            if let Some(t) = timeout_seconds {
+                b = b.timeout(Duration::from_secs(*t));
+            }
+            Arc::new(b.build().map_err(|e| build_error(name, e))?)
+        }
     })
 }
 

@@ -7,4 +7,5 @@ mod container;
 mod imds;
 mod limits;
 mod ops;
+mod profiles;
 mod support;
