@@ -705,7 +705,7 @@ source = "env"
 
     #[test]
     fn an_unknown_source_is_a_parse_error() {
-        let text = MINIMAL.replace("source = \"env\"", "source = \"profile\"");
+        let text = MINIMAL.replace("source = \"env\"", "source = \"no_such_source\"");
         assert!(matches!(
             Config::from_toml_str(&text).unwrap_err(),
             ConfigError::Parse { .. }
