@@ -108,6 +108,13 @@ impl RefresherActor {
             ctx.cancel_future(timer);
         }
         let delay = at.duration_since(self.now()).unwrap_or(Duration::ZERO);
+        if delay.is_zero() {
+            // Due now (an invalidation without cooldown, the first fetch): a
+            // zero-delay timer would still wait for the timer wheel's next
+            // 1 ms tick and cost the thread an extra sleep and wake-up.
+            self.start_fetch(ctx);
+            return;
+        }
         self.refresh_timer = Some(ctx.run_later(delay, |act, ctx| {
             act.refresh_timer = None;
             act.start_fetch(ctx);

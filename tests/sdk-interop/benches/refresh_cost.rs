@@ -370,6 +370,9 @@ fn main() {
     ours.refresh(WARM_UP);
     sdk.refresh(WARM_UP);
 
+    // For a profiler: `CREDREFRESH_REFRESH_COST_ONLY=ours` (or `sdk`) makes
+    // the measured refreshes of one side only.
+    let only = std::env::var("CREDREFRESH_REFRESH_COST_ONLY").unwrap_or_default();
     let (mut ours_cost, mut sdk_cost) = (Cost::default(), Cost::default());
     for i in 0..CHUNKS {
         let k = if i + 1 == CHUNKS {
@@ -377,12 +380,16 @@ fn main() {
         } else {
             chunk
         };
-        let meter = Meter::start();
-        ours.refresh(k);
-        meter.stop(k, &mut ours_cost);
-        let meter = Meter::start();
-        sdk.refresh(k);
-        meter.stop(k, &mut sdk_cost);
+        if only != "sdk" {
+            let meter = Meter::start();
+            ours.refresh(k);
+            meter.stop(k, &mut ours_cost);
+        }
+        if only != "ours" {
+            let meter = Meter::start();
+            sdk.refresh(k);
+            meter.stop(k, &mut sdk_cost);
+        }
     }
 
     println!(
