@@ -423,7 +423,8 @@ pub const PROVIDER_NAME: &str = "credrefresh";
 #[cfg(feature = "aws-sdk")]
 #[cfg_attr(docsrs, doc(cfg(feature = "aws-sdk")))]
 impl Credentials {
-    /// These credentials as the AWS SDK's type. Made on first use and then
+    /// These credentials as the AWS SDK's type, with the
+    /// [account id](Self::account_id) when known. Made on first use and then
     /// shared by every clone (the SDK's type is an `Arc` too): an SDK call
     /// costs a reference count, not a copy of the secrets. Credentials made
     /// by a `with_*` method from these get a form of their own.
@@ -431,13 +432,15 @@ impl Credentials {
         self.0
             .sdk
             .get_or_init(|| {
-                aws_credential_types::Credentials::new(
-                    self.access_key_id(),
-                    self.secret_access_key(),
-                    self.session_token().map(str::to_string),
-                    self.expiry(),
-                    PROVIDER_NAME,
-                )
+                let mut sdk = aws_credential_types::Credentials::builder()
+                    .access_key_id(self.access_key_id())
+                    .secret_access_key(self.secret_access_key())
+                    .provider_name(PROVIDER_NAME);
+                sdk.set_session_token(self.session_token().map(str::to_string));
+                sdk.set_expiry(self.expiry());
+                // The SDK resolves account-based endpoints (DynamoDB) from it.
+                sdk.set_account_id(self.account_id().map(Into::into));
+                sdk.build()
             })
             .clone()
     }
@@ -665,5 +668,24 @@ mod tests {
         let moved = owned.with_expiry(t(10));
         assert_eq!(moved.to_sdk().expiry(), Some(t(10)));
         assert_eq!(aws_credential_types::Credentials::from(&moved).expiry(), Some(t(10)));
+    }
+
+    #[cfg(feature = "aws-sdk")]
+    #[test]
+    fn the_sdk_form_carries_every_field_and_the_account_id() {
+        let c = temp().with_account_id("123456789012");
+        let sdk = c.to_sdk();
+        assert_eq!(sdk.access_key_id(), "ASIAEXAMPLE");
+        assert_eq!(sdk.secret_access_key(), SECRET);
+        assert_eq!(sdk.session_token(), Some(TOKEN));
+        assert_eq!(sdk.expiry(), c.expiry());
+        assert_eq!(sdk.account_id().map(|a| a.as_str()), Some("123456789012"));
+        assert!(!format!("{sdk:?}").contains(SECRET));
+        // Long-term keys without an account: none of them set.
+        let plain = Credentials::new("AKIDEXAMPLE", SECRET, t(0)).unwrap().to_sdk();
+        assert_eq!(
+            (plain.session_token(), plain.expiry(), plain.account_id()),
+            (None, None, None)
+        );
     }
 }

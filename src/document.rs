@@ -292,8 +292,33 @@ impl Credentials {
             start_time: start.as_deref(),
             account_id: self.account_id(),
         };
-        // Serializing borrowed strings cannot fail.
-        Zeroizing::new(serde_json::to_string(&doc).unwrap_or_default())
+        // Written into a buffer big enough from the start (every character
+        // escaped as `\uXXXX` at worst, plus the names), so that it is never
+        // reallocated: a reallocation would leave an unwiped copy of the
+        // secret behind.
+        let fields = [
+            doc.access_key_id,
+            doc.secret_access_key,
+            doc.session_token.unwrap_or_default(),
+            doc.expiration.unwrap_or_default(),
+            doc.start_time.unwrap_or_default(),
+            doc.account_id.unwrap_or_default(),
+        ];
+        let capacity = 256 + 6 * fields.iter().map(|f| f.len()).sum::<usize>();
+        let mut out = Zeroizing::new(Vec::with_capacity(capacity));
+        // Serializing borrowed strings into a `Vec` cannot fail, and
+        // serde_json writes UTF-8.
+        if serde_json::to_writer(&mut *out, &doc).is_err() {
+            return Zeroizing::new(String::new());
+        }
+        let bytes = std::mem::take(&mut *out);
+        match String::from_utf8(bytes) {
+            Ok(text) => Zeroizing::new(text),
+            Err(e) => {
+                drop(Zeroizing::new(e.into_bytes()));
+                Zeroizing::new(String::new())
+            }
+        }
     }
 }
 
@@ -542,6 +567,21 @@ mod tests {
         );
         let boto = c.to_boto_json();
         assert_eq!(parse(boto.as_bytes(), t(0), DocumentKind::Boto).unwrap(), c);
+    }
+
+    #[test]
+    fn written_documents_are_never_reallocated() {
+        // A reallocation would leave an unwiped copy of the secret: the
+        // buffer still has exactly the capacity it was given.
+        let c = Credentials::new("ASIAEXAMPLE", SECRET, t(1_795_370_400))
+            .unwrap()
+            .with_session_token("T".repeat(3000))
+            .unwrap()
+            .with_expiry(t(1_795_374_000));
+        let time = format_rfc3339(t(0)).len();
+        let fields = c.access_key_id().len() + c.secret_access_key().len() + 3000;
+        assert_eq!(c.to_boto_json().capacity(), 256 + 6 * (fields + 2 * time));
+        assert_eq!(c.to_credential_process_json().capacity(), 256 + 6 * (fields + time));
     }
 
     proptest! {

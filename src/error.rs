@@ -181,6 +181,16 @@ pub enum BuildError {
     /// The refresher has been shut down.
     #[error("the refresher has been shut down")]
     ShutDown,
+    /// A profile of the shared `config` and `credentials` files cannot be
+    /// used: unknown, invalid, or needing what was not given (see
+    /// [`sources::profile`](crate::sources::profile)).
+    #[error("profile `{profile}` cannot be used: {error}")]
+    Profile {
+        /// The profile asked for.
+        profile: String,
+        /// Why.
+        error: crate::sources::profile::ProfileError,
+    },
 }
 
 /// Why [`CredentialsHandle::wait_ready`](crate::CredentialsHandle::wait_ready) returned without credentials.

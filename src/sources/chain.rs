@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::credentials::Credentials;
 use crate::error::{BuildError, ErrorClass, SourceError};
 use crate::source::{FetchContext, FetchFuture, Source};
+use crate::sources::profile::{Platform, ProfileEnv, ProfileSource};
 use crate::sources::sts::WebIdentitySource;
 use crate::sources::{EcsSource, EnvSource, ImdsSource};
 
@@ -16,10 +17,18 @@ use super::lookup::{Lookup, process_env};
 const NONE: usize = usize::MAX;
 
 /// Credentials from the first source that applies, in the order of the AWS
-/// SDKs' default chain: environment variables ([`EnvSource`]), web identity
-/// ([`WebIdentitySource`], when `AWS_ROLE_ARN` and
+/// SDKs' default chain: environment variables ([`EnvSource`]), the profile
+/// ([`ProfileSource`]: `AWS_PROFILE`, else `default`, of the shared
+/// `config` and `credentials` files, read once when the chain is made),
+/// web identity ([`WebIdentitySource`], when `AWS_ROLE_ARN` and
 /// `AWS_WEB_IDENTITY_TOKEN_FILE` are set, as on EKS), container endpoint
 /// ([`EcsSource`]), instance metadata ([`ImdsSource`]).
+///
+/// The profile step is passed over when the profile is in neither file
+/// (or neither file exists) or holds no credentials; a profile that is
+/// there but broken stops the chain with its
+/// [`InvalidConfiguration`](ErrorClass::InvalidConfiguration) error, as in
+/// the SDKs.
 ///
 /// Every variable is read through one lookup (the process environment, or
 /// [`with_lookup`](Self::with_lookup)). For web identity, the STS endpoint
@@ -34,7 +43,11 @@ const NONE: usize = usize::MAX;
 /// is configured but failing must not silently give way to the instance's
 /// role. While choosing, a metadata service that gives no HTTP answer at all
 /// (nothing listening, every call timed out) counts as "not on EC2" and is
-/// passed over too.
+/// passed over too. If no later source applies, a metadata service whose
+/// calls timed out makes the chain's error a
+/// [`Timeout`](ErrorClass::Timeout), retried with the normal backoff (it
+/// may be slow at boot), where nothing listening stays
+/// [`NotLoaded`](ErrorClass::NotLoaded), retried at the backoff cap.
 ///
 /// # Sticking
 /// Once a source answered, later fetches go to it alone, and its errors are
@@ -89,22 +102,45 @@ impl Link {
         }
     }
 
-    /// A fetch while choosing: `Err(Ok(reason))` passes over this source,
+    /// A fetch while choosing: `Err(Ok(passed))` passes over this source,
     /// `Err(Err(error))` stops the chain.
-    async fn probe(&self, ctx: FetchContext) -> Result<Credentials, Result<String, SourceError>> {
+    async fn probe(&self, ctx: FetchContext) -> Result<Credentials, Result<Passed, SourceError>> {
         match self {
             Link::Any(s) => match s.fetch(ctx).await {
                 Ok(c) => Ok(c),
-                Err(e) if e.class() == ErrorClass::NotLoaded => Err(Ok(e.message().to_string())),
+                Err(e) if e.class() == ErrorClass::NotLoaded => Err(Ok(Passed::not_loaded(e.message()))),
                 Err(e) => Err(Err(e)),
             },
             Link::Imds(s) => match s.fetch_detailed(&ctx).await {
                 Ok(c) => Ok(c),
-                Err(f) if f.error.class() == ErrorClass::NotLoaded => Err(Ok(f.error.message().to_string())),
-                Err(f) if f.unreachable => Err(Ok(format!("no answer from the metadata service ({})", f.error))),
+                Err(f) if f.error.class() == ErrorClass::NotLoaded => Err(Ok(Passed::not_loaded(f.error.message()))),
+                Err(f) if f.unreachable => Err(Ok(Passed {
+                    reason: format!("no answer from the metadata service ({})", f.error),
+                    // Nothing listening is "not on EC2"; calls that timed
+                    // out may be a metadata service slow at boot.
+                    transient: (f.error.class() == ErrorClass::Timeout).then_some(ErrorClass::Timeout),
+                })),
                 Err(f) => Err(Err(f.error)),
             },
-            Link::Absent { reason, .. } => Err(Ok(reason.clone())),
+            Link::Absent { reason, .. } => Err(Ok(Passed::not_loaded(reason))),
+        }
+    }
+}
+
+/// Why a source was passed over while choosing.
+struct Passed {
+    reason: String,
+    /// The class to report if no later source applies, when passing over
+    /// may have been a transient failure: a metadata service whose every
+    /// call timed out. `None` for "does not apply here".
+    transient: Option<ErrorClass>,
+}
+
+impl Passed {
+    fn not_loaded(reason: &str) -> Self {
+        Self {
+            reason: reason.to_string(),
+            transient: None,
         }
     }
 }
@@ -147,6 +183,10 @@ impl DefaultChain {
             let lookup = lookup.clone();
             EnvSource::with_lookup(move |k| lookup(k))
         };
+        let profile = {
+            let lookup = lookup.clone();
+            ProfileSource::from_env(&ProfileEnv::from_fn(move |k| lookup(k), Platform::current()))
+        };
         let web_identity = {
             let l = lookup.clone();
             match WebIdentitySource::from_env_with(move |k| l(k)) {
@@ -168,6 +208,7 @@ impl DefaultChain {
         let imds = ImdsSource::builder().env_lookup_shared(lookup).build()?;
         Ok(Self::from_links(vec![
             Link::Any(Arc::new(env)),
+            Link::Any(Arc::new(profile)),
             web_identity,
             Link::Any(Arc::new(ecs)),
             Link::Imds(Arc::new(imds)),
@@ -227,6 +268,7 @@ impl DefaultChain {
             }
         }
         let mut passed = Vec::with_capacity(self.links.len());
+        let mut transient = None;
         for (i, link) in self.links.iter().enumerate() {
             match link.probe(ctx.clone()).await {
                 Ok(credentials) => {
@@ -239,9 +281,13 @@ impl DefaultChain {
                     }
                     return Ok(credentials);
                 }
-                Err(Ok(reason)) => {
+                Err(Ok(Passed {
+                    reason,
+                    transient: class,
+                })) => {
                     tracing::debug!(role = ctx.role(), source = link.name(), reason = %reason, "credentials source does not apply");
                     passed.push(format!("{}: {reason}", link.name()));
+                    transient = class.or(transient);
                 }
                 Err(Err(error)) => {
                     return Err(SourceError::new(
@@ -252,10 +298,17 @@ impl DefaultChain {
                 }
             }
         }
-        Err(SourceError::not_loaded(format!(
-            "no source of the credentials chain applies here ({})",
-            passed.join("; ")
-        )))
+        // A step passed over for a timeout decides the class: retried with
+        // the normal backoff, not at its cap as "not loaded" is, so that a
+        // metadata service slow at boot delays the first credentials by
+        // the backoff, not by minutes.
+        Err(SourceError::new(
+            transient.unwrap_or(ErrorClass::NotLoaded),
+            format!(
+                "no source of the credentials chain applies here ({})",
+                passed.join("; ")
+            ),
+        ))
     }
 }
 
@@ -389,7 +442,7 @@ mod tests {
             ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:9/creds"),
         ]);
         let chain = DefaultChain::with_lookup(move |k| vars.get(k).map(|v| v.to_string())).unwrap();
-        assert_eq!(chain.source_names(), ["env", "sts", "ecs", "imds"]);
+        assert_eq!(chain.source_names(), ["env", "profile", "sts", "ecs", "imds"]);
         assert_eq!(chain.fetch(ctx()).await.unwrap().access_key_id(), "AKIDENV");
         assert_eq!(chain.chosen(), Some("env"));
         assert!(format!("{chain:?}").contains("chosen: Some(\"env\")"));

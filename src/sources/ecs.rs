@@ -19,6 +19,10 @@
 //! named by `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` (EKS Pod Identity), else
 //! `AWS_CONTAINER_AUTHORIZATION_TOKEN`. The file wins when both are set, as
 //! in the SDKs. Both are re-read at every fetch (the agent rotates the file).
+//! The file is read on a thread of its own and within 5 s: one that never
+//! answers (a FIFO without a writer, a hung mount) makes that fetch, and the
+//! next ones while the stuck read lasts, a [`Timeout`](ErrorClass::Timeout),
+//! and blocks neither the other roles nor `shutdown()`.
 //! Trailing whitespace, a final newline included, is trimmed; a token with a
 //! line break or another control character inside, or non-ASCII, is refused
 //! with an [`InvalidConfiguration`](ErrorClass::InvalidConfiguration) error
@@ -32,7 +36,7 @@
 //! | 403 and other 4xx | [`Denied`](ErrorClass::Denied) |
 //! | 429 | [`Throttled`](ErrorClass::Throttled) |
 //! | 5xx, refused or dropped connection | [`Retryable`](ErrorClass::Retryable) |
-//! | timeout | [`Timeout`](ErrorClass::Timeout) |
+//! | timeout; a token file not read within 5 s | [`Timeout`](ErrorClass::Timeout) |
 //!
 //! The error's message carries the status and the body's `code` and
 //! `message` (`{"code":..,"message":..}`), with the authorization token
@@ -40,7 +44,6 @@
 //! is the refresher's job.
 
 use std::fmt;
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -65,7 +68,7 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = http::DEFAULT_MAX_BODY_BYTES;
 pub const RELATIVE_URI_HOST: &str = "http://169.254.170.2";
 
 /// The longest token file read: tokens are a few KiB at most.
-const MAX_TOKEN_FILE_BYTES: u64 = 16 * 1024;
+const MAX_TOKEN_FILE_BYTES: usize = 16 * 1024;
 
 const ENV_RELATIVE_URI: &str = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
 const ENV_FULL_URI: &str = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
@@ -75,6 +78,7 @@ const ENV_TOKEN_FILE: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE";
 /// Plain-http hosts allowed for a full URI besides loopback.
 const ALLOWED_HTTP_IPS: [&str; 3] = ["169.254.170.2", "169.254.170.23", "fd00:ec2::23"];
 
+use super::file::{FileError, FileReader};
 use super::http::{self, printable};
 use super::lookup::{Lookup, process_env};
 
@@ -98,6 +102,7 @@ pub struct EcsSource {
     uri: Option<Url>,
     token: TokenFrom,
     max_body_bytes: usize,
+    reader: FileReader,
 }
 
 /// Where the authorization token comes from.
@@ -118,7 +123,7 @@ impl fmt::Debug for EcsSource {
             TokenFrom::Env(_) => "environment".to_string(),
         };
         f.debug_struct("EcsSource")
-            .field("uri", &self.uri.as_ref().map(Url::as_str))
+            .field("uri", &self.uri.as_ref().map(http::shown_url))
             .field("token", &token)
             .finish_non_exhaustive()
     }
@@ -151,13 +156,13 @@ impl EcsSource {
     }
 
     /// The current authorization token, read afresh.
-    fn read_token(&self) -> Result<Option<Zeroizing<String>>, SourceError> {
+    async fn read_token(&self) -> Result<Option<Zeroizing<String>>, SourceError> {
         match &self.token {
             TokenFrom::Value(v) => Ok(Some(v.clone())),
-            TokenFrom::File(path) => read_token_file(path).map(Some),
+            TokenFrom::File(path) => read_token_file(&self.reader, path).await.map(Some),
             TokenFrom::Env(lookup) => {
                 if let Some(path) = lookup(ENV_TOKEN_FILE).filter(|p| !p.trim().is_empty()) {
-                    return read_token_file(&PathBuf::from(path)).map(Some);
+                    return read_token_file(&self.reader, &PathBuf::from(path)).await.map(Some);
                 }
                 match lookup(ENV_TOKEN).map(Zeroizing::new) {
                     Some(raw) if !raw.trim().is_empty() => clean_token(&raw, ENV_TOKEN)
@@ -169,14 +174,15 @@ impl EcsSource {
         }
     }
 
-    async fn fetch_once(&self, now: SystemTime) -> Result<Credentials, SourceError> {
+    async fn fetch_once(&self, ctx: &FetchContext) -> Result<Credentials, SourceError> {
         let what = "container credentials";
         let Some(uri) = &self.uri else {
             return Err(SourceError::not_loaded(format!(
                 "{what}: neither {ENV_RELATIVE_URI} nor {ENV_FULL_URI} is set"
             )));
         };
-        let token = self.read_token()?;
+        let token = self.read_token().await?;
+        let now = ctx.now();
         let mut request = self.client.get(uri.clone()).header(ACCEPT, "application/json");
         if let Some(token) = &token {
             // clean_token let only visible ASCII through.
@@ -188,10 +194,11 @@ impl EcsSource {
         }
         let response = request.send().await.map_err(|e| http::transport_error(what, e))?;
         let status = response.status();
+        let date = http::server_date(response.headers());
         let body = http::read_body_capped(what, response, self.max_body_bytes).await?;
         let secret = token.as_deref().map(String::as_str);
         if status == StatusCode::OK {
-            parse_document(&body, now)
+            parse_document(&body, now).map(|c| http::on_local_clock(c, date, now))
         } else {
             Err(status_error(what, status, &body, secret))
         }
@@ -204,7 +211,7 @@ impl Source for EcsSource {
     }
 
     fn fetch(&self, ctx: FetchContext) -> FetchFuture<'_> {
-        Box::pin(async move { self.fetch_once(ctx.now()).await })
+        Box::pin(async move { self.fetch_once(&ctx).await })
     }
 }
 
@@ -229,21 +236,23 @@ fn clean_token(raw: &str, from: &str) -> Result<Zeroizing<String>, String> {
     Ok(Zeroizing::new(token.to_string()))
 }
 
-fn read_token_file(path: &std::path::Path) -> Result<Zeroizing<String>, SourceError> {
+/// Reads a token file off the actor thread ([`FileReader`]).
+async fn read_token_file(reader: &FileReader, path: &std::path::Path) -> Result<Zeroizing<String>, SourceError> {
     let from = format!("file {}", path.display());
+    let bytes = reader.read(path, MAX_TOKEN_FILE_BYTES).await.map_err(|e| {
+        let message = match &e {
+            FileError::TooLarge => {
+                format!("the container authorization token {from} is over {MAX_TOKEN_FILE_BYTES} bytes")
+            }
+            e => format!("the container authorization token {from} {e}"),
+        };
+        if e.is_timeout() {
+            SourceError::new(ErrorClass::Timeout, message)
+        } else {
+            SourceError::invalid_configuration(message)
+        }
+    })?;
     let bad = |reason: String| SourceError::invalid_configuration(reason);
-    // A small local file: read synchronously, as the SDKs do.
-    let file = std::fs::File::open(path)
-        .map_err(|e| bad(format!("the container authorization token {from} cannot be read: {e}")))?;
-    let mut bytes = Zeroizing::new(Vec::new());
-    file.take(MAX_TOKEN_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| bad(format!("the container authorization token {from} cannot be read: {e}")))?;
-    if bytes.len() as u64 > MAX_TOKEN_FILE_BYTES {
-        return Err(bad(format!(
-            "the container authorization token {from} is over {MAX_TOKEN_FILE_BYTES} bytes"
-        )));
-    }
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| bad(format!("the container authorization token {from} is not UTF-8")))?;
     clean_token(text, &from).map_err(bad)
@@ -314,13 +323,14 @@ fn relative_uri(raw: &str) -> Result<Url, BuildError> {
         reason,
     };
     let raw = raw.trim();
+    let shown = http::shown_raw_url(raw);
     if raw.starts_with("//") || raw.contains("://") {
-        return Err(invalid(format!("`{raw}` is not a path")));
+        return Err(invalid(format!("`{shown}` is not a path")));
     }
     let sep = if raw.starts_with('/') { "" } else { "/" };
-    let url = Url::parse(&format!("{RELATIVE_URI_HOST}{sep}{raw}")).map_err(|e| invalid(format!("`{raw}`: {e}")))?;
+    let url = Url::parse(&format!("{RELATIVE_URI_HOST}{sep}{raw}")).map_err(|e| invalid(format!("`{shown}`: {e}")))?;
     if url.host_str() != Some("169.254.170.2") || url.port().is_some() || !url.username().is_empty() {
-        return Err(invalid(format!("`{raw}` is not a path")));
+        return Err(invalid(format!("`{shown}` is not a path")));
     }
     Ok(url)
 }
@@ -340,8 +350,8 @@ pub struct EcsSourceBuilder {
 impl fmt::Debug for EcsSourceBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EcsSourceBuilder")
-            .field("relative_uri", &self.relative_uri)
-            .field("full_uri", &self.full_uri)
+            .field("relative_uri", &self.relative_uri.as_deref().map(http::shown_raw_url))
+            .field("full_uri", &self.full_uri.as_deref().map(http::shown_raw_url))
             .field("auth_token", &self.auth_token.as_ref().map(|_| crate::REDACTED))
             .field("auth_token_file", &self.auth_token_file)
             .finish_non_exhaustive()
@@ -452,6 +462,7 @@ impl EcsSourceBuilder {
             uri,
             token,
             max_body_bytes,
+            reader: FileReader::default(),
         })
     }
 }
@@ -565,8 +576,8 @@ mod tests {
         assert!(e.message().contains(ENV_FULL_URI), "{e}");
     }
 
-    #[test]
-    fn token_from_env_file_wins_and_is_trimmed() {
+    #[tokio::test]
+    async fn token_from_env_file_wins_and_is_trimmed() {
         let file = temp_file("wins", format!("{AUTH}-file\n").as_bytes());
         let s = build(&[
             (ENV_FULL_URI, "http://127.0.0.1/"),
@@ -574,17 +585,20 @@ mod tests {
             (ENV_TOKEN_FILE, file.to_str().unwrap()),
         ])
         .unwrap();
-        assert_eq!(s.read_token().unwrap().unwrap().as_str(), format!("{AUTH}-file"));
+        assert_eq!(s.read_token().await.unwrap().unwrap().as_str(), format!("{AUTH}-file"));
         // Re-read at every fetch: a rotated file is seen.
         std::fs::write(&file, format!("{AUTH}-rotated \r\n\t")).unwrap();
-        assert_eq!(s.read_token().unwrap().unwrap().as_str(), format!("{AUTH}-rotated"));
+        assert_eq!(
+            s.read_token().await.unwrap().unwrap().as_str(),
+            format!("{AUTH}-rotated")
+        );
         let only_env = build(&[(ENV_TOKEN, &format!("{AUTH}\n"))]).unwrap();
-        assert_eq!(only_env.read_token().unwrap().unwrap().as_str(), AUTH);
-        assert!(build(&[]).unwrap().read_token().unwrap().is_none());
+        assert_eq!(only_env.read_token().await.unwrap().unwrap().as_str(), AUTH);
+        assert!(build(&[]).unwrap().read_token().await.unwrap().is_none());
     }
 
-    #[test]
-    fn bad_tokens_are_refused_without_echo() {
+    #[tokio::test]
+    async fn bad_tokens_are_refused_without_echo() {
         let inside = temp_file("inside", format!("{AUTH}\nsecond-line\n").as_bytes());
         let cr = temp_file("cr", format!("{AUTH}\rx").as_bytes());
         let nul = temp_file("nul", format!("{AUTH}\0x").as_bytes());
@@ -600,7 +614,7 @@ mod tests {
             (&missing, "cannot be read"),
         ] {
             let s = build(&[(ENV_TOKEN_FILE, path.to_str().unwrap())]).unwrap();
-            let e = s.read_token().unwrap_err();
+            let e = s.read_token().await.unwrap_err();
             assert_eq!(e.class(), ErrorClass::InvalidConfiguration);
             let text = e.to_string();
             assert!(text.contains(needle), "{text}");
@@ -608,7 +622,7 @@ mod tests {
             assert!(!text.contains(AUTH) && !text.contains("second-line"), "{text}");
         }
         let env_bad = build(&[(ENV_TOKEN, &format!("{AUTH}\r\nX-Injected: 1"))]).unwrap();
-        let e = env_bad.read_token().unwrap_err().to_string();
+        let e = env_bad.read_token().await.unwrap_err().to_string();
         assert!(
             e.contains(ENV_TOKEN) && !e.contains(AUTH) && !e.contains("Injected"),
             "{e}"

@@ -3,9 +3,10 @@
 
 use std::net::IpAddr;
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use reqwest::Url;
+use zeroize::Zeroizing;
 
 use crate::error::{BuildError, ErrorClass, SourceError};
 
@@ -111,28 +112,113 @@ pub(crate) fn transport_error(what: &str, error: reqwest::Error) -> SourceError 
 }
 
 /// Reads a response body, failing with [`ErrorClass::InvalidResponse`] once
-/// it passes `cap` bytes (the rest is never read into memory).
+/// it passes `cap` bytes (the rest is never read into memory). The body
+/// is wiped when dropped: answers carry secret keys, session tokens and
+/// IMDS tokens.
 pub(crate) async fn read_body_capped(
     what: &str,
     mut response: reqwest::Response,
     cap: usize,
-) -> Result<Vec<u8>, SourceError> {
+) -> Result<Zeroizing<Vec<u8>>, SourceError> {
     if response.content_length().is_some_and(|len| len > cap as u64) {
         return Err(SourceError::invalid_response(format!(
             "{what}: answer of {} bytes is over the {cap}-byte limit",
             response.content_length().unwrap_or_default()
         )));
     }
-    let mut body = Vec::new();
+    // Sized once from the announced length (within the cap) so that it is
+    // not reallocated, which would leave unwiped copies behind.
+    let announced = response.content_length().unwrap_or(0).min(cap as u64) as usize;
+    let mut body = Zeroizing::new(Vec::with_capacity(announced));
     while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(what, e))? {
         if body.len() + chunk.len() > cap {
             return Err(SourceError::invalid_response(format!(
                 "{what}: answer is over the {cap}-byte limit"
             )));
         }
+        if body.capacity() < body.len() + chunk.len() {
+            // Grow by hand: the old buffer is wiped when `body` is replaced.
+            let mut bigger = Zeroizing::new(Vec::with_capacity(
+                (body.len() + chunk.len()).max(body.len() * 2).min(cap),
+            ));
+            bigger.extend_from_slice(&body);
+            body = bigger;
+        }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// The longest lifetime believed when it is measured against an answer's
+/// `Date`: 36 h, the longest session STS grants (`GetSessionToken`). A
+/// `Date` that would make credentials live longer is not believed (a broken
+/// clock on the service's side, not ours), and the `Expiration` is kept as
+/// sent.
+pub(crate) const MAX_DATED_LIFETIME: Duration = Duration::from_secs(36 * 3600);
+
+/// The time of an answer's `Date` header (IMF-fixdate, `Sun, 06 Nov 1994
+/// 08:49:37 GMT`), or `None` when there is none, it does not parse, or the
+/// answer came from a cache (an `Age` header: its `Date` is stale).
+pub(crate) fn server_date(headers: &reqwest::header::HeaderMap) -> Option<SystemTime> {
+    if headers.contains_key(reqwest::header::AGE) {
+        return None;
+    }
+    let mut dates = headers.get_all(reqwest::header::DATE).iter();
+    let (Some(date), None) = (dates.next(), dates.next()) else {
+        return None;
+    };
+    let text = date.to_str().ok()?;
+    let parsed = time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc2822).ok()?;
+    Some(SystemTime::from(parsed))
+}
+
+/// An expiry read from an answer, moved onto the local clock: the lifetime
+/// is measured against the service's own clock (`expiry - server_date`, both
+/// from the same answer) and added to `local_now`, so a local clock that is
+/// off does not make credentials look longer or shorter lived than they are.
+///
+/// Without a `server_date`, or when the lifetime so measured is over
+/// [`MAX_DATED_LIFETIME`], `expiry` is kept as sent. A lifetime of zero or
+/// less stays expired: the result is as far before `local_now`.
+pub(crate) fn local_expiry(expiry: SystemTime, server_date: Option<SystemTime>, local_now: SystemTime) -> SystemTime {
+    let Some(date) = server_date else {
+        return expiry;
+    };
+    match expiry.duration_since(date) {
+        Ok(lifetime) if lifetime > MAX_DATED_LIFETIME => expiry,
+        Ok(lifetime) => local_now.checked_add(lifetime).unwrap_or(expiry),
+        Err(past) => local_now.checked_sub(past.duration()).unwrap_or(SystemTime::UNIX_EPOCH),
+    }
+}
+
+/// `credentials` with their expiry (if any) moved onto the local clock by
+/// [`local_expiry`].
+pub(crate) fn on_local_clock(
+    credentials: crate::credentials::Credentials,
+    server_date: Option<SystemTime>,
+    local_now: SystemTime,
+) -> crate::credentials::Credentials {
+    match credentials.expiry() {
+        Some(expiry) if server_date.is_some() => {
+            let local = local_expiry(expiry, server_date, local_now);
+            if local != expiry {
+                tracing::debug!(
+                    skew_secs = signed_secs(server_date.unwrap_or(local_now), local_now),
+                    "credentials expiry measured against the service's Date and moved onto the local clock"
+                );
+            }
+            credentials.with_expiry(local)
+        }
+        _ => credentials,
+    }
+}
+
+/// `a - b` in whole seconds, signed (saturating).
+pub(crate) fn signed_secs(a: SystemTime, b: SystemTime) -> i64 {
+    match a.duration_since(b) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_secs()).map(|s| -s).unwrap_or(i64::MIN),
+    }
 }
 
 /// Text from the network made safe to keep in an error message, a log or a
@@ -154,10 +240,58 @@ pub(crate) fn safe_text(text: &str, secrets: &[&str], max_chars: usize) -> Strin
     text
 }
 
+/// The longest request id kept, in characters.
+pub(crate) const MAX_REQUEST_ID_CHARS: usize = 64;
+
+/// A request id from the network (an STS `<RequestId>`, an
+/// `x-amzn-RequestId` header) made safe to show: only ASCII letters,
+/// digits and `-_.+/=` are kept (UUIDs and base64 ids), at most
+/// [`MAX_REQUEST_ID_CHARS`] of them. `None` when nothing is left: a request
+/// id can carry neither a forged log line nor 64 KiB into an error.
+pub(crate) fn safe_request_id(raw: &str) -> Option<String> {
+    let id: String = raw
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_.+/=".contains(*c))
+        .take(MAX_REQUEST_ID_CHARS)
+        .collect();
+    (!id.is_empty()).then_some(id)
+}
+
 /// Text from the network made safe for a message: printable, `secret` (if
 /// any) replaced, at most 200 characters. [`safe_text`] with one secret.
 pub(crate) fn printable(text: &str, secret: Option<&str>) -> String {
     safe_text(text, secret.as_slice(), 200)
+}
+
+/// `url` as it may be shown (errors, logs, `Debug`): without its
+/// `user:password@` part, which is a secret.
+pub(crate) fn shown_url(url: &Url) -> String {
+    if url.username().is_empty() && url.password().is_none() {
+        return url.as_str().to_string();
+    }
+    let mut shown = url.clone();
+    // Only URLs that cannot have a user refuse these, and they have none.
+    let _ = shown.set_password(None);
+    let _ = shown.set_username("");
+    shown.as_str().to_string()
+}
+
+/// An endpoint as configured (a URL that may not parse) as it may be
+/// shown: [`shown_url`] when it parses with a host; otherwise everything up to the last
+/// `@` before any `?` or `#` is dropped after the scheme, since it may be a
+/// `user:password` the parser could not place.
+pub(crate) fn shown_raw_url(raw: &str) -> String {
+    if let Ok(url) = Url::parse(raw.trim())
+        && url.has_host()
+    {
+        return shown_url(&url);
+    }
+    let start = raw.find("//").map_or(0, |i| i + 2);
+    let end = raw[start..].find(['?', '#']).map_or(raw.len(), |i| start + i);
+    match raw[start..end].rfind('@') {
+        Some(at) => format!("{}{}", &raw[..start], &raw[start + at + 1..]),
+        None => raw.to_string(),
+    }
 }
 
 /// Whether `url`'s host is a loopback address or `localhost`.
@@ -187,9 +321,9 @@ pub(crate) fn host_ip(url: &Url) -> Option<IpAddr> {
 /// another scheme, no host, or is plain http to a non-loopback host.
 pub(crate) fn parse_endpoint(what: &'static str, raw: &str, allow_http: bool) -> Result<Url, BuildError> {
     let invalid = |reason: String| BuildError::InvalidConfiguration { what, reason };
-    let url = Url::parse(raw.trim()).map_err(|e| invalid(format!("`{raw}` is not a URL: {e}")))?;
+    let url = Url::parse(raw.trim()).map_err(|e| invalid(format!("`{}` is not a URL: {e}", shown_raw_url(raw))))?;
     if url.host().is_none() {
-        return Err(invalid(format!("`{raw}` has no host")));
+        return Err(invalid(format!("`{}` has no host", shown_url(&url))));
     }
     match url.scheme() {
         "https" => Ok(url),
@@ -227,6 +361,88 @@ mod tests {
         assert!(!safe.contains("SESSIONTOKEN"), "{safe}");
         assert_eq!(safe, "0123456789abcde** re…");
         assert_eq!(safe_text("  short  ", &[""], 20), "short");
+    }
+
+    fn t(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn lifetimes_are_measured_against_the_date_and_bounded() {
+        let hour = Duration::from_secs(3600);
+        let local = t(1_796_004_000);
+        // The service two hours ahead or behind: an hour from local now.
+        let ahead = local + 2 * hour;
+        assert_eq!(local_expiry(ahead + hour, Some(ahead), local), local + hour);
+        let behind = local - 2 * hour;
+        assert_eq!(local_expiry(behind + hour, Some(behind), local), local + hour);
+        // No Date: kept as sent.
+        assert_eq!(local_expiry(ahead + hour, None, local), ahead + hour);
+        // Already expired by the service's clock: expired here too.
+        assert_eq!(local_expiry(ahead - hour, Some(ahead), local), local - hour);
+        assert_eq!(local_expiry(ahead, Some(ahead), local), local);
+        // A Date that makes the lifetime over 36 h is not believed.
+        let broken = t(0);
+        assert_eq!(local_expiry(ahead + hour, Some(broken), local), ahead + hour);
+        assert_eq!(
+            local_expiry(local + MAX_DATED_LIFETIME, Some(local), local),
+            local + MAX_DATED_LIFETIME
+        );
+        // The ends of time do not panic.
+        let _ = local_expiry(t(u64::from(u32::MAX)), Some(t(0)), local);
+        let _ = local_expiry(t(0), Some(t(u64::from(u32::MAX))), t(1));
+    }
+
+    #[test]
+    fn server_dates() {
+        use reqwest::header::{AGE, DATE, HeaderMap, HeaderValue};
+        let headers = |pairs: &[(reqwest::header::HeaderName, &str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.append(name.clone(), HeaderValue::from_str(value).unwrap());
+            }
+            map
+        };
+        let date = "Mon, 30 Nov 2026 02:00:00 GMT";
+        assert_eq!(server_date(&headers(&[(DATE, date)])), Some(t(1_796_004_000)));
+        assert_eq!(server_date(&headers(&[])), None);
+        assert_eq!(server_date(&headers(&[(DATE, "yesterday")])), None);
+        assert_eq!(server_date(&headers(&[(DATE, "")])), None);
+        // A cached answer's Date is stale; two Dates are one too many.
+        assert_eq!(server_date(&headers(&[(DATE, date), (AGE, "10")])), None);
+        assert_eq!(server_date(&headers(&[(DATE, date), (DATE, date)])), None);
+    }
+
+    #[test]
+    fn shown_urls_lose_their_user_and_password() {
+        let shown = |raw: &str| shown_url(&Url::parse(raw).unwrap());
+        assert_eq!(
+            shown("https://admin:hunter2@sts.example.com:8443/path?q=1"),
+            "https://sts.example.com:8443/path?q=1"
+        );
+        assert_eq!(shown("http://token@127.0.0.1:4566/"), "http://127.0.0.1:4566/");
+        assert_eq!(shown("http://:pw@127.0.0.1/"), "http://127.0.0.1/");
+        assert_eq!(shown("https://sts.amazonaws.com/"), "https://sts.amazonaws.com/");
+        // As configured, parsing or not.
+        assert_eq!(shown_raw_url("http://u:pw@127.0.0.1:1/"), "http://127.0.0.1:1/");
+        assert_eq!(shown_raw_url("http://u:p/w@[::zz]/x?a@b"), "http://[::zz]/x?a@b");
+        assert_eq!(shown_raw_url("//u:pw@evil.example/creds"), "//evil.example/creds");
+        assert_eq!(shown_raw_url("u:pw@host"), "host");
+        assert_eq!(shown_raw_url("not a url"), "not a url");
+        let e = parse_endpoint("sts", "http://u:secretpw@[::zz]/", false).unwrap_err();
+        assert!(!e.to_string().contains("secretpw"), "{e}");
+    }
+
+    #[test]
+    fn request_ids_keep_a_safe_charset_and_64_characters() {
+        assert_eq!(
+            safe_request_id("c6104cbe-af31-11e0-8154-cbc7ccf896c7").as_deref(),
+            Some("c6104cbe-af31-11e0-8154-cbc7ccf896c7")
+        );
+        assert_eq!(safe_request_id("a+b/c=_.\r\nX: y").as_deref(), Some("a+b/c=_.Xy"));
+        assert_eq!(safe_request_id(&"z".repeat(100)).map(|s| s.len()), Some(64));
+        assert_eq!(safe_request_id("\n <>\u{202e}é"), None);
+        assert_eq!(safe_request_id(""), None);
     }
 
     #[test]

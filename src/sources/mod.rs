@@ -10,14 +10,18 @@
 //! | [`EcsSource`] | `ecs` | the container credentials endpoint (ECS task roles, EKS Pod Identity): `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` / `_FULL_URI`, with an authorization token |
 //! | [`ImdsSource`] | `imds` | the EC2 instance profile, from the instance metadata service (IMDSv2, optional v1 fallback) |
 //! | [`SsoSource`] | `sso` | IAM Identity Center: the token `aws sso login` cached (refreshed through SSO-OIDC and written back, in the `sso_session` form), then the portal's `GetRoleCredentials` |
-//! | [`DefaultChain`] | `chain` | the first of `env`, `sts` (web identity), `ecs`, `imds` that applies here, as the SDKs' default chain; the snapshot shows the one chosen |
+//! | [`CredentialProcessSource`] | `process` | a `credential_process` command printing JSON credentials, run at every refresh |
+//! | [`profile::ProfileSource`] | `profile` | a profile of the shared `config` and `credentials` files (`AWS_PROFILE`), its whole chain in one source; [`profile::ProfileRoles`] makes one role per hop instead |
+//! | [`DefaultChain`] | `chain` | the first of `env`, `profile`, `sts` (web identity), `ecs`, `imds` that applies here, as the SDKs' default chain; the snapshot shows the one chosen |
 
 mod chain;
 pub mod ecs;
 mod env;
+mod file;
 mod http;
 pub mod imds;
 mod lookup;
+pub mod process;
 pub mod profile;
 pub mod sso;
 mod static_source;
@@ -27,5 +31,6 @@ pub use chain::DefaultChain;
 pub use ecs::EcsSource;
 pub use env::EnvSource;
 pub use imds::ImdsSource;
+pub use process::CredentialProcessSource;
 pub use sso::SsoSource;
 pub use static_source::StaticSource;

@@ -240,36 +240,5 @@ async fn a_date_sts_cannot_read_is_an_incomplete_signature_once_skew_is_set() {
     assert!(body.contains("<Code>IncompleteSignature</Code>"), "{body}");
 }
 
-/// The crate's own `AssumeRoleSource`, signing with the local clock.
-fn source(emulator: &Emulator) -> credrefresh::sources::sts::AssumeRoleSource {
-    let keys = credrefresh::sources::StaticSource::new(
-        credrefresh::Credentials::new(
-            "AKIAEMULATORSKEW0001",
-            "emulator-skew-secret-key-000000000000000",
-            SystemTime::UNIX_EPOCH,
-        )
-        .unwrap(),
-    );
-    credrefresh::sources::sts::AssumeRoleSource::builder("arn:aws:iam::123456789012:role/skew", keys)
-        .region("us-east-1")
-        .endpoint(emulator.sts_endpoint())
-        .build()
-        .unwrap()
-}
-
-#[tokio::test]
-async fn the_sts_source_reads_the_refusal_as_rejected_credentials() {
-    use credrefresh::FetchContext;
-    use credrefresh::Source;
-
-    let emulator = Emulator::builder().clock_skew(TWO_HOURS).start().unwrap();
-    let source = source(&emulator);
-    let error = source.fetch(FetchContext::system("skew")).await.unwrap_err();
-    assert_eq!(error.class(), credrefresh::ErrorClass::CredentialsRejected, "{error}");
-    assert!(error.to_string().contains("SignatureDoesNotMatch"), "{error}");
-
-    // Within the tolerance the same source is served.
-    emulator.set_clock_skew(120);
-    let credentials = source.fetch(FetchContext::system("skew")).await.unwrap();
-    assert_eq!(emulator.issued()[0].access_key_id, credentials.access_key_id());
-}
+// The crate's `AssumeRoleSource` against this skew (corrected after one
+// refusal) is tested in tests/sources/skew.rs.

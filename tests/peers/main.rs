@@ -20,6 +20,7 @@ mod ecs_botocore;
 mod emulator_boto3;
 mod imds_botocore;
 mod imds_moto;
+mod profiles_botocore;
 mod sso_botocore;
 mod sts_moto;
 mod sts_signing_botocore;

@@ -16,6 +16,8 @@ pub enum Reply {
     Full(u16, String),
     /// Announces more bytes than it sends, then closes.
     Truncated(String),
+    /// A status, extra header lines (each ending in `\r\n`) and a body.
+    WithHeaders(u16, String, String),
 }
 
 pub async fn canned(replies: Vec<Reply>) -> Canned {
@@ -55,6 +57,10 @@ pub async fn canned(replies: Vec<Reply>) -> Canned {
             let raw = match reply {
                 Reply::Full(status, body) => format!(
                     "HTTP/1.1 {status} X\r\ncontent-type: text/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                ),
+                Reply::WithHeaders(status, headers, body) => format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: text/xml\r\ncontent-length: {}\r\n{headers}connection: close\r\n\r\n{body}",
                     body.len()
                 ),
                 Reply::Truncated(body) => format!(

@@ -236,3 +236,41 @@ async fn a_broken_web_identity_stops_the_chain() {
     assert_eq!(emulator.count(Call::Ecs), 0);
     assert_eq!(emulator.count(Call::ImdsToken), 0);
 }
+
+#[tokio::test]
+async fn a_metadata_service_slow_at_boot_is_retried_with_the_normal_backoff() {
+    let emulator = Emulator::start().unwrap();
+    // Every try of the first fetch's token call outlives the client's
+    // 2 s (connect + read) limit; the next fetch is answered at once.
+    let tries = credrefresh::sources::imds::DEFAULT_MAX_ATTEMPTS as usize;
+    emulator.script(Call::ImdsToken, vec![Fault::Delay(Duration::from_secs(3)); tries]);
+    let vars = vars(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &emulator.imds_endpoint())]);
+    // The backoff starts at 100 ms; its cap, where "not loaded" is retried,
+    // is a minute away.
+    let policy = credrefresh::RefreshPolicy::default().backoff(
+        credrefresh::backoff::BackoffConfig::default()
+            .initial(Duration::from_millis(100))
+            .max(Duration::from_secs(60))
+            .jitter(0.0),
+    );
+    let refresher = Refresher::builder()
+        .policy(policy)
+        .role("app", chain(&vars))
+        .start()
+        .unwrap();
+    let handle = refresher.handle("app").unwrap();
+    let mut events = handle.subscribe();
+    let failed = crate::common::next_event(&mut events, WAIT, |k| {
+        matches!(k, credrefresh::RefreshEventKind::Failed { .. })
+    })
+    .await;
+    let credrefresh::RefreshEventKind::Failed { class, .. } = failed.kind else {
+        unreachable!()
+    };
+    assert_eq!(class, ErrorClass::Timeout, "the IMDS step's class, retryable");
+    // Retried after 100 ms, not at the cap.
+    let snapshot = handle.wait_ready(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(snapshot.source(), "imds");
+    assert_eq!(emulator.issued().len(), 1);
+    refresher.shutdown();
+}

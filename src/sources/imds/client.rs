@@ -80,7 +80,12 @@ struct Call<'a> {
 struct Answer {
     status: StatusCode,
     ttl: Option<u64>,
-    body: Vec<u8>,
+    /// The local time the request was sent.
+    sent: SystemTime,
+    /// The answer's `Date`, when usable.
+    date: Option<SystemTime>,
+    /// Wiped when dropped: a session token or a credentials document.
+    body: Zeroizing<Vec<u8>>,
 }
 
 impl Call<'_> {
@@ -98,7 +103,11 @@ impl Call<'_> {
         let what = "IMDS credentials";
         let answer = self.get(&format!("{ROLES_PATH}{role}"), what).await?;
         match answer.status {
-            StatusCode::OK => parse_document(&answer.body, self.ctx.now(), self.token.as_deref().map(String::as_str)),
+            StatusCode::OK => {
+                let credentials =
+                    parse_document(&answer.body, self.ctx.now(), self.token.as_deref().map(String::as_str))?;
+                Ok(http::on_local_clock(credentials, answer.date, answer.sent))
+            }
             StatusCode::NOT_FOUND if given => Err(SourceError::invalid_configuration(format!(
                 "{what}: IAM role `{role}` is not attached to this instance (404)"
             ))),
@@ -121,7 +130,7 @@ impl Call<'_> {
             }
             status => return Err(self.status_error(what, status)),
         }
-        let text = String::from_utf8(answer.body)
+        let text = std::str::from_utf8(&answer.body)
             .map_err(|_| SourceError::invalid_response(format!("{what}: the answer is not UTF-8")))?;
         let role = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
         if role.is_empty() {
@@ -194,10 +203,8 @@ impl Call<'_> {
             }
             status => return Err(self.status_error(what, status)),
         }
-        let token = Zeroizing::new(
-            String::from_utf8(answer.body)
-                .map_err(|_| SourceError::invalid_response(format!("{what}: the token is not UTF-8")))?,
-        );
+        let token = std::str::from_utf8(&answer.body)
+            .map_err(|_| SourceError::invalid_response(format!("{what}: the token is not UTF-8")))?;
         let token = Zeroizing::new(token.trim().to_string());
         if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(SourceError::invalid_response(format!(
@@ -268,6 +275,7 @@ impl Call<'_> {
                 value.set_sensitive(true);
                 request = request.header(TOKEN_HEADER, value);
             }
+            let sent = self.ctx.now();
             let response = match request.send().await {
                 Ok(r) => r,
                 Err(e) => {
@@ -277,6 +285,7 @@ impl Call<'_> {
             };
             self.answered = true;
             let status = response.status();
+            let date = http::server_date(response.headers());
             let granted = response
                 .headers()
                 .get(TTL_HEADER)
@@ -294,6 +303,8 @@ impl Call<'_> {
                     return Ok(Answer {
                         status,
                         ttl: granted,
+                        sent,
+                        date,
                         body,
                     });
                 }

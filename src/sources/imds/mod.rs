@@ -146,7 +146,7 @@ impl fmt::Debug for ImdsSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let i = &self.inner;
         f.debug_struct("ImdsSource")
-            .field("endpoint", &i.base.as_str())
+            .field("endpoint", &http::shown_url(&i.base))
             .field("role_name", &i.role_name)
             .field("disabled", &i.disabled.is_some())
             .field("v1_fallback", &i.v1_fallback)
@@ -223,7 +223,7 @@ pub struct ImdsSourceBuilder {
 impl fmt::Debug for ImdsSourceBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ImdsSourceBuilder")
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &self.endpoint.as_deref().map(http::shown_raw_url))
             .field("endpoint_mode", &self.endpoint_mode)
             .field("disabled", &self.disabled)
             .field("role_name", &self.role_name)

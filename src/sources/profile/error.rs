@@ -11,8 +11,6 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::ErrorClass;
-
 /// Where a section or a property was written: the file (as given, or
 /// `config` / `credentials` for texts parsed from memory) and the line,
 /// counted from 1.
@@ -243,18 +241,32 @@ pub enum ProfileError {
         /// The profile.
         profile: String,
     },
-}
-
-impl ProfileError {
-    /// The class a source reports for this error: [`ErrorClass::NotLoaded`]
-    /// when the profile is absent or holds no credentials (a chain moves on
-    /// to its next source), [`ErrorClass::InvalidConfiguration`] otherwise.
-    pub fn class(&self) -> ErrorClass {
-        match self {
-            ProfileError::UnknownProfile { .. } | ProfileError::NoCredentials { .. } => ErrorClass::NotLoaded,
-            _ => ErrorClass::InvalidConfiguration,
-        }
-    }
+    /// A role of the profile's chain needs MFA codes (`mfa_serial`) and no
+    /// [code provider](super::ProfileRoles::mfa_code_provider) was given.
+    MfaCodeProviderMissing {
+        /// The profile asked for.
+        profile: String,
+        /// The profile whose `mfa_serial` asks for the codes.
+        mfa_serial_from: String,
+    },
+    /// The profile needs something credrefresh cannot do (yet).
+    Unsupported {
+        /// The profile that needs it.
+        profile: String,
+        /// What it needs.
+        what: &'static str,
+    },
+    /// A source of the profile's chain rejected the settings it was given
+    /// (a region that is not one, an endpoint URL that is not a URL, a role
+    /// ARN STS would refuse, ...).
+    InvalidSettings {
+        /// The profile whose settings they are.
+        profile: String,
+        /// What was being configured.
+        what: &'static str,
+        /// Why it was rejected.
+        reason: String,
+    },
 }
 
 impl fmt::Display for ProfileError {
@@ -332,6 +344,20 @@ impl fmt::Display for ProfileError {
                 "profile `{profile}` has no credentials: no keys, role_arn, credential_process, \
                  IAM Identity Center settings or credential_source"
             ),
+            ProfileError::MfaCodeProviderMissing {
+                profile,
+                mfa_serial_from,
+            } => write!(
+                f,
+                "profile `{profile}` needs MFA codes (mfa_serial of profile `{mfa_serial_from}`): \
+                 give an MFA code provider"
+            ),
+            ProfileError::Unsupported { profile, what } => {
+                write!(f, "profile `{profile}` needs {what}, which is not supported yet")
+            }
+            ProfileError::InvalidSettings { profile, what, reason } => {
+                write!(f, "profile `{profile}`: invalid {what}: {reason}")
+            }
         }
     }
 }

@@ -60,10 +60,28 @@
 //! # Ok::<(), credrefresh::sources::profile::ProfileError>(())
 //! ```
 
+//!
+//! # Refreshing profiles
+//!
+//! - [`RefresherBuilder::profile`](crate::RefresherBuilder::profile),
+//!   [`profiles`](crate::RefresherBuilder::profiles) and
+//!   [`profile_roles`](crate::RefresherBuilder::profile_roles) (with
+//!   [`ProfileRoles`]) make one role per profile, under its name, and one
+//!   per refreshing hop of its chain, so a base shared by many profiles is
+//!   fetched once; with an MFA code provider, one MFA session per base
+//!   profile (python stslib's list).
+//! - [`ProfileSource`] is one profile's whole chain as one source, run at
+//!   every refresh as the SDKs run it: the `profile` step of the
+//!   [`DefaultChain`](crate::sources::DefaultChain).
+
 mod error;
+mod link;
 mod location;
 mod parse;
 mod resolve;
+mod roles;
+mod source;
+mod sources;
 
 #[cfg(test)]
 mod conformance_tests;
@@ -79,6 +97,9 @@ pub use resolve::{
     Base, CredentialSource, MAX_ROLE_DURATION, MIN_ROLE_DURATION, ProcessCommand, ProfileChain, RegionalEndpoints,
     RoleHop, SsoHop, StaticKeys, StsSettings, WebIdentityHop, resolve,
 };
+pub use roles::{MFA_SESSION_SUFFIX, NamedRole, ProfileRoles};
+pub use source::ProfileSource;
+pub use sources::DEFAULT_STS_REGION;
 
 /// The profile used when `AWS_PROFILE` is unset.
 pub const DEFAULT_PROFILE: &str = "default";

@@ -37,7 +37,7 @@ use zeroize::Zeroizing;
 
 use super::error::ProfileError;
 use super::parse::{ProfileSet, Property, Section};
-use crate::{Credentials, CredentialsError, REDACTED};
+use crate::{Credentials, CredentialsError, ErrorClass, REDACTED};
 
 /// The shortest `duration_seconds` STS accepts.
 pub const MIN_ROLE_DURATION: Duration = Duration::from_secs(900);
@@ -351,11 +351,7 @@ impl ProcessCommand {
 
     /// The program: the first word, or the first double-quoted string.
     pub fn program(&self) -> &str {
-        let line = self.0.trim_start();
-        if let Some(rest) = line.strip_prefix('"') {
-            return rest.split('"').next().unwrap_or(rest);
-        }
-        line.split([' ', '\t']).next().unwrap_or(line)
+        crate::sources::process::program_of(&self.0)
     }
 }
 
@@ -365,6 +361,18 @@ impl fmt::Debug for ProcessCommand {
             .field("program", &self.program())
             .field("arguments", &Redacted)
             .finish()
+    }
+}
+
+impl ProfileError {
+    /// The class a source reports for this error: [`ErrorClass::NotLoaded`]
+    /// when the profile is absent or holds no credentials (a chain moves on
+    /// to its next source), [`ErrorClass::InvalidConfiguration`] otherwise.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            ProfileError::UnknownProfile { .. } | ProfileError::NoCredentials { .. } => ErrorClass::NotLoaded,
+            _ => ErrorClass::InvalidConfiguration,
+        }
     }
 }
 

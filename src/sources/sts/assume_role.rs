@@ -234,7 +234,7 @@ impl Source for AssumeRoleSource {
             let now = ctx.now();
             let result = self
                 .client
-                .call(Call::AssumeRole, self.form(now), Some(&base), now)
+                .call(Call::AssumeRole, self.form(now), Some(&base), &ctx)
                 .await;
             let parsed = self.base.checked(&base, result)?;
             tracing::debug!(
@@ -250,7 +250,7 @@ impl Source for AssumeRoleSource {
 }
 
 /// Configures an [`AssumeRoleSource`]; see [`AssumeRoleSource::builder`].
-#[derive(Debug)]
+/// Its `Debug` shows the external id as redacted.
 #[must_use]
 pub struct AssumeRoleBuilder {
     role_arn: String,
@@ -262,6 +262,23 @@ pub struct AssumeRoleBuilder {
     source_identity: Option<String>,
     base_wait: Option<Duration>,
     common: CommonBuilder,
+}
+
+impl fmt::Debug for AssumeRoleBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AssumeRoleBuilder")
+            .field("role_arn", &self.role_arn)
+            .field("base", &self.base)
+            .field("session", &self.session)
+            // Not a password, but the shared secret of a trust policy.
+            .field("external_id", &self.external_id.as_ref().map(|_| REDACTED))
+            .field("tags", &self.tags)
+            .field("transitive_tag_keys", &self.transitive_tag_keys)
+            .field("source_identity", &self.source_identity)
+            .field("base_wait", &self.base_wait)
+            .field("common", &self.common)
+            .finish()
+    }
 }
 
 impl AssumeRoleBuilder {

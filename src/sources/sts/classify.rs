@@ -40,6 +40,35 @@ pub(crate) fn class_of(code: &str, status: u16) -> ErrorClass {
     }
 }
 
+/// The AWS error codes with which a service may refuse a signature for its
+/// time, the union of what the AWS SDKs read as a possible clock skew
+/// (smithy-rs's `ServiceClockSkew`, the Java and JavaScript SDKs'
+/// `isClockSkewError`). STS itself answers `SignatureDoesNotMatch`
+/// ("Signature expired: … is now earlier than …" / "Signature not yet
+/// current: …"). As in the SDKs, the code alone is not enough: the
+/// answer's `Date` must also show a skew (see `StsClient::call`).
+const CLOCK_SKEW_CODES: [&str; 6] = [
+    "SignatureDoesNotMatch",
+    "InvalidSignatureException",
+    "AuthFailure",
+    "RequestExpired",
+    "RequestInTheFuture",
+    "RequestTimeTooSkewed",
+];
+
+/// Whether `code` may be a refusal of a signature for its time.
+pub(crate) fn is_clock_skew_error(code: &str) -> bool {
+    CLOCK_SKEW_CODES.contains(&code)
+}
+
+/// The AWS error code of an error document, if `body` is one.
+pub(crate) fn error_code(call: Call, body: &[u8]) -> Option<String> {
+    match xml::parse(call, body, std::time::SystemTime::UNIX_EPOCH) {
+        Ok(Answer::Error(e)) => Some(e.code),
+        _ => None,
+    }
+}
+
 /// The error for a non-200 answer. `header_request_id` is the
 /// `x-amzn-RequestId` header, used when the body carries none; `secrets`
 /// are the secret values the request carried, redacted from the message.

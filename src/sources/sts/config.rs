@@ -39,7 +39,10 @@ impl fmt::Debug for CommonBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CommonBuilder")
             .field("region", &self.region)
-            .field("endpoint", &self.endpoint)
+            .field(
+                "endpoint",
+                &self.endpoint.as_deref().map(crate::sources::http::shown_raw_url),
+            )
             .field("allow_http", &self.allow_http)
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)

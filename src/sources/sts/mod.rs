@@ -26,13 +26,32 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # A local clock that is off
+//!
+//! - **Lifetimes** are measured against the answer's `Date`
+//!   (`Expiration - Date`, both STS's clock) and counted from the local time
+//!   of the call, so credentials live their real lifetime on the local clock
+//!   whichever way it is off. IMDS and the container endpoint do the same.
+//!   A `Date` that does not parse, comes from a cache (`Age`) or would make
+//!   the lifetime over 36 h is ignored.
+//! - **Signing** is corrected as the AWS SDKs do: each answer's `Date`
+//!   gives STS's clock minus ours (measured at the middle of the round
+//!   trip; under 4 minutes it counts as zero), kept by the source for its
+//!   next calls. When STS refuses a signature for its time
+//!   (`SignatureDoesNotMatch` "Signature expired" / "not yet current", or
+//!   `RequestExpired`, `RequestTimeTooSkewed`, `RequestInTheFuture`,
+//!   `InvalidSignatureException`, `AuthFailure`) and the `Date` shows a
+//!   skew other than the one signed with, the call is signed again with
+//!   STS's time and sent once more at once, with a warning. Later calls are
+//!   signed right the first time.
+//!
 //! # Errors
 //!
 //! | what happened | class |
 //! | --- | --- |
 //! | `Throttling`, `RequestLimitExceeded`, HTTP 429 | [`Throttled`](crate::ErrorClass::Throttled) |
 //! | HTTP 5xx (any body, an HTML page included), `InternalFailure`, a dropped connection | [`Retryable`](crate::ErrorClass::Retryable) |
-//! | connect or request timeout | [`Timeout`](crate::ErrorClass::Timeout) |
+//! | connect or request timeout; a web identity token file not read within 5 s (a FIFO without a writer, a hung mount), or still being read by an earlier fetch | [`Timeout`](crate::ErrorClass::Timeout) |
 //! | `ExpiredToken`, `InvalidClientTokenId`, `SignatureDoesNotMatch` (the base handle is [invalidated](crate::CredentialsHandle::invalidate)); an expired or invalid web identity token | [`CredentialsRejected`](crate::ErrorClass::CredentialsRejected) |
 //! | `AccessDenied`, `ValidationError`, `MalformedPolicyDocument`, `PackedPolicyTooLarge`, `RegionDisabledException`, other 4xx codes | [`Denied`](crate::ErrorClass::Denied) |
 //! | a body that does not parse, is over the cap, or holds unusable credentials | [`InvalidResponse`](crate::ErrorClass::InvalidResponse) |
@@ -40,8 +59,11 @@
 //! | a base handle not ready within its wait | [`Retryable`](crate::ErrorClass::Retryable) |
 //!
 //! Messages carry the HTTP status, the AWS error code and message and the
-//! request id; never a secret key, a session token, a web identity token or
-//! an MFA code (nor the body of an answer, which may hold them).
+//! request id (only its letters, digits and `-_.+/=`, at most 64: it cannot
+//! forge a log line); never a secret key, a session token, a web identity
+//! token, an MFA code or an endpoint's `user:password` (nor the body of an
+//! answer, which may hold them). Request and answer bodies are wiped from
+//! memory when dropped.
 
 mod assume_role;
 mod base;

@@ -1,7 +1,9 @@
 //! SigV4 signing and the HTTP exchange with STS.
 
 use std::fmt;
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime};
 
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
@@ -11,9 +13,10 @@ use zeroize::Zeroizing;
 
 use crate::credentials::Credentials;
 use crate::error::{BuildError, ErrorClass, SourceError};
-use crate::sources::http::{read_body_capped, transport_error};
+use crate::source::FetchContext;
+use crate::sources::http::{on_local_clock, read_body_capped, safe_request_id, server_date, transport_error};
 
-use super::classify::error_answer;
+use super::classify::{error_answer, error_code, is_clock_skew_error};
 use super::xml::{self, Answer, Call, Parsed};
 
 /// The STS API version sent with every call.
@@ -109,21 +112,24 @@ pub fn sign_request<B: AsRef<[u8]>>(
     Ok(())
 }
 
-/// An HTTP client bound to one STS endpoint and region.
+/// An HTTP client bound to one STS endpoint and region, with the clock
+/// skew learned from STS's answers (shared by every call of its source).
 #[derive(Clone)]
 pub(crate) struct StsClient {
     http: reqwest::Client,
     url: Url,
     region: String,
     max_body_bytes: usize,
+    skew: Arc<SkewTracker>,
 }
 
 impl fmt::Debug for StsClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StsClient")
-            .field("endpoint", &self.url.as_str())
+            .field("endpoint", &crate::sources::http::shown_url(&self.url))
             .field("region", &self.region)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("clock_skew_ms", &self.skew.get())
             .finish_non_exhaustive()
     }
 }
@@ -151,9 +157,24 @@ impl Form {
 
     /// Appends one parameter, form-encoded.
     pub(crate) fn push(&mut self, key: &str, value: &str) {
+        // Room first, so that appending never reallocates: a reallocation
+        // would leave an unwiped copy of what the body holds (at worst
+        // three bytes per character once encoded, and the `&` and `=`).
+        self.reserve(3 * (key.len() + value.len()) + 2);
         let mut s = url::form_urlencoded::Serializer::for_suffix(std::mem::take(&mut *self.body), 0);
         s.append_pair(key, value);
         *self.body = s.finish();
+    }
+
+    /// Makes room for `extra` more bytes, moving the body to a bigger
+    /// buffer if needed; the old one is wiped when dropped.
+    fn reserve(&mut self, extra: usize) {
+        let needed = self.body.len() + extra;
+        if self.body.capacity() < needed {
+            let mut bigger = Zeroizing::new(String::with_capacity(needed.max(2 * self.body.capacity())));
+            bigger.push_str(&self.body);
+            self.body = bigger;
+        }
     }
 
     /// Appends a parameter whose value is a secret.
@@ -187,6 +208,7 @@ impl StsClient {
             url,
             region,
             max_body_bytes,
+            skew: Arc::new(SkewTracker::default()),
         })
     }
 
@@ -203,13 +225,50 @@ impl StsClient {
     }
 
     /// Sends one call, signed with `signer` when given, and parses the answer.
+    ///
+    /// The signing time is the local time corrected by the clock skew
+    /// learned from earlier answers. When STS refuses the signature for its
+    /// time ([`is_clock_skew_error`]) and the answer's `Date` shows a skew
+    /// other than the one signed with, the call is signed again with the
+    /// new skew and sent once more at once, as the AWS SDKs do. The
+    /// credentials' expiry is moved onto the local clock by the answer's
+    /// `Date` ([`on_local_clock`]).
     pub(crate) async fn call(
         &self,
         call: Call,
         form: Form,
         signer: Option<&Credentials>,
-        now: SystemTime,
+        ctx: &FetchContext,
     ) -> Result<Parsed, SourceError> {
+        let first = self.attempt(call, &form, signer, ctx).await?;
+        let retry = match &first {
+            Err(refused) if signer.is_some() => refused.skew_changed,
+            _ => false,
+        };
+        let outcome = if retry {
+            tracing::warn!(
+                role = ctx.role(),
+                action = call.action(),
+                clock_skew_secs = self.skew.get() / 1000,
+                "STS refused the signature for its time: the local clock is off; signing again with STS's time"
+            );
+            self.attempt(call, &form, signer, ctx).await?
+        } else {
+            first
+        };
+        outcome.map_err(|refused| refused.error)
+    }
+
+    /// One request: `Ok(Ok(parsed))`, `Ok(Err(refused))` for an error
+    /// answer (with whether it was a clock-skew refusal that a new signature
+    /// can fix), `Err` for everything else.
+    async fn attempt(
+        &self,
+        call: Call,
+        form: &Form,
+        signer: Option<&Credentials>,
+        ctx: &FetchContext,
+    ) -> Result<Result<Parsed, Refused>, SourceError> {
         let what = format!("STS {}", call.action());
         let build_failed = |e: http::Error| SourceError::invalid_configuration(format!("{what}: bad request: {e}"));
         let mut request = http::Request::builder()
@@ -217,23 +276,32 @@ impl StsClient {
             .uri(self.url.as_str())
             .header(CONTENT_TYPE, FORM_CONTENT_TYPE)
             .header(USER_AGENT, USER_AGENT_VALUE)
-            .body(form.body.as_bytes().to_vec())
+            .body(form.body.as_bytes())
             .map_err(build_failed)?;
+        let sent = ctx.now();
+        let signed_with = self.skew.get();
         if let Some(credentials) = signer {
-            sign_request(&mut request, credentials, "sts", &self.region, now)?;
+            sign_request(&mut request, credentials, "sts", &self.region, shift(sent, signed_with))?;
         }
+        // reqwest owns the body it sends: a copy that is wiped when reqwest
+        // drops it (it may hold a web identity token or an MFA code).
+        let body = bytes::Bytes::from_owner(Zeroizing::new(form.body.as_bytes().to_vec()));
+        let request = http::Request::from_parts(request.into_parts().0, body);
         let request = reqwest::Request::try_from(request).map_err(|e| transport_error(&what, e))?;
         let response = self
             .http
             .execute(request)
             .await
             .map_err(|e| transport_error(&what, e))?;
+        let received = ctx.now();
         let status = response.status().as_u16();
+        let server_date = server_date(response.headers());
+        let learned = server_date.and_then(|date| self.skew.learn(date, sent, received));
         let request_id = response
             .headers()
             .get("x-amzn-requestid")
             .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+            .and_then(safe_request_id);
         let body = read_body_capped(&what, response, self.max_body_bytes).await?;
         // Everything secret this request carried, for redaction of echoes.
         let mut secrets: Vec<&str> = form.secrets.iter().map(|s| s.as_str()).collect();
@@ -241,21 +309,95 @@ impl StsClient {
             secrets.push(credentials.secret_access_key());
             secrets.extend(credentials.session_token());
         }
+        let refused = |body: &[u8]| {
+            let skew_changed = learned.is_some_and(|skew| (skew - signed_with).unsigned_abs() > SKEW_THRESHOLD_MS)
+                && error_code(call, body).is_some_and(|code| is_clock_skew_error(&code));
+            Refused {
+                error: error_answer(call, status, request_id.clone(), body, &secrets),
+                skew_changed,
+            }
+        };
         if status != 200 {
-            return Err(error_answer(call, status, request_id, &body, &secrets));
+            return Ok(Err(refused(&body)));
         }
-        match xml::parse(call, &body, now)? {
-            Answer::Success(parsed) => Ok(*parsed),
+        match xml::parse(call, &body, sent)? {
+            Answer::Success(parsed) => {
+                let mut parsed = *parsed;
+                parsed.credentials = on_local_clock(parsed.credentials, server_date, sent);
+                Ok(Ok(parsed))
+            }
             // An error document with a 200: classify it all the same.
-            Answer::Error(_) => Err(error_answer(call, status, request_id, &body, &secrets)),
+            Answer::Error(_) => Ok(Err(refused(&body))),
         }
     }
+}
+
+/// An error answer from STS.
+struct Refused {
+    error: SourceError,
+    /// Whether STS refused the signature for its time while its `Date`
+    /// shows a clock skew other than the one signed with.
+    skew_changed: bool,
+}
+
+/// Below this skew (4 minutes, as the AWS SDK for Rust), the local clock is
+/// taken as right: signing is not corrected, and a refusal is not read as
+/// a clock problem. STS accepts signatures up to 15 minutes off.
+const SKEW_THRESHOLD_MS: u64 = 4 * 60 * 1000;
+/// An answer that took longer than this (15 minutes) is not used to measure
+/// the skew: its `Date` could be anywhere within the wait.
+const MAX_MEASURED_ROUND_TRIP: Duration = Duration::from_secs(15 * 60);
+
+/// The clock skew between STS and us, learned from the `Date` of every
+/// answer: STS's time minus the local time halfway through the request,
+/// in milliseconds, or zero when it is under [`SKEW_THRESHOLD_MS`].
+#[derive(Debug, Default)]
+struct SkewTracker {
+    millis: AtomicI64,
+}
+
+impl SkewTracker {
+    fn get(&self) -> i64 {
+        self.millis.load(Ordering::Relaxed)
+    }
+
+    /// Records the skew shown by an answer dated `server` to a request sent
+    /// at `sent` and answered at `received` (local times), and returns it;
+    /// `None` when the round trip is too long to tell.
+    fn learn(&self, server: SystemTime, sent: SystemTime, received: SystemTime) -> Option<i64> {
+        let round_trip = received.duration_since(sent).unwrap_or_default();
+        if round_trip > MAX_MEASURED_ROUND_TRIP {
+            return None;
+        }
+        let midpoint = sent + round_trip / 2;
+        let measured = match server.duration_since(midpoint) {
+            Ok(ahead) => i64::try_from(ahead.as_millis()).unwrap_or(i64::MAX),
+            Err(behind) => i64::try_from(behind.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
+        };
+        let skew = if measured.unsigned_abs() > SKEW_THRESHOLD_MS {
+            measured
+        } else {
+            0
+        };
+        self.millis.store(skew, Ordering::Relaxed);
+        Some(skew)
+    }
+}
+
+/// `t` moved by `skew_ms`, or `t` itself if that is beyond `SystemTime`.
+fn shift(t: SystemTime, skew_ms: i64) -> SystemTime {
+    let by = Duration::from_millis(skew_ms.unsigned_abs());
+    let moved = if skew_ms >= 0 {
+        t.checked_add(by)
+    } else {
+        t.checked_sub(by)
+    };
+    moved.unwrap_or(t)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn creds() -> Credentials {
         Credentials::new(
@@ -342,6 +484,58 @@ mod tests {
         let e = sign_request(&mut r, &creds(), "sts", "us-east-1", SystemTime::UNIX_EPOCH + T).unwrap_err();
         assert_eq!(e.class(), ErrorClass::InvalidConfiguration);
         assert!(!e.to_string().contains("wJalr"));
+    }
+
+    #[test]
+    fn skew_is_learned_from_the_midpoint_and_ignored_under_the_threshold() {
+        let tracker = SkewTracker::default();
+        let sent = SystemTime::UNIX_EPOCH + T;
+        let received = sent + Duration::from_secs(2);
+        // STS two hours ahead of the request's midpoint.
+        let server = sent + Duration::from_secs(1) + Duration::from_secs(7200);
+        assert_eq!(tracker.learn(server, sent, received), Some(7_200_000));
+        assert_eq!(tracker.get(), 7_200_000);
+        // Behind.
+        let server = sent + Duration::from_secs(1) - Duration::from_secs(7200);
+        assert_eq!(tracker.learn(server, sent, received), Some(-7_200_000));
+        // Three minutes off: the local clock is taken as right.
+        let server = sent + Duration::from_secs(1) + Duration::from_secs(180);
+        assert_eq!(tracker.learn(server, sent, received), Some(0));
+        assert_eq!(tracker.get(), 0);
+        // A round trip over 15 minutes tells nothing, and changes nothing.
+        tracker.learn(sent + Duration::from_secs(7201), sent, received);
+        let late = sent + Duration::from_secs(16 * 60);
+        assert_eq!(tracker.learn(sent, sent, late), None);
+        assert_eq!(tracker.get(), 7_200_000);
+    }
+
+    #[test]
+    fn shifting_saturates() {
+        let t = SystemTime::UNIX_EPOCH + T;
+        assert_eq!(shift(t, 1500), t + Duration::from_millis(1500));
+        assert_eq!(shift(t, -1500), t - Duration::from_millis(1500));
+        let _ = shift(SystemTime::UNIX_EPOCH, i64::MIN);
+        let _ = shift(t, i64::MAX);
+    }
+
+    #[test]
+    fn form_bodies_make_room_before_appending() {
+        let mut f = Form::new(Call::AssumeRoleWithWebIdentity);
+        // What `push` reserves bounds what it appends, for the worst values
+        // (every byte percent-encoded), so `String` never reallocates.
+        for value in ["é".repeat(300), "\u{10FFFF}".repeat(100), "a b+c&d=".repeat(50)] {
+            let len = f.body.len();
+            f.push_secret("WebIdentityToken", &value);
+            assert!(f.body.len() - len <= 3 * ("WebIdentityToken".len() + value.len()) + 2);
+        }
+        // Making room moves the content to a big enough buffer.
+        let content = f.body.to_string();
+        f.reserve(100_000);
+        assert!(f.body.capacity() >= content.len() + 100_000);
+        assert_eq!(f.body.as_str(), content);
+        // The secrets, kept for redaction, are wiped buffers too.
+        let _: &Zeroizing<String> = &f.secrets[0];
+        assert_eq!(f.secrets[0].as_str(), "é".repeat(300));
     }
 
     #[test]

@@ -146,8 +146,7 @@ impl Source for SessionTokenSource {
         Box::pin(async move {
             let base = self.base.get(&ctx, self.base_wait).await?;
             let form = self.form().await?;
-            let now = ctx.now();
-            let result = self.client.call(Call::GetSessionToken, form, Some(&base), now).await;
+            let result = self.client.call(Call::GetSessionToken, form, Some(&base), &ctx).await;
             let parsed = self.base.checked(&base, result)?;
             tracing::debug!(
                 role = ctx.role(),

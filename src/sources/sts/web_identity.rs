@@ -1,15 +1,15 @@
 //! STS `AssumeRoleWithWebIdentity` (EKS service accounts, OIDC).
 
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use zeroize::Zeroizing;
 
-use crate::error::{BuildError, SourceError};
+use crate::error::{BuildError, ErrorClass, SourceError};
 use crate::source::{FetchContext, FetchFuture, Source};
+use crate::sources::file::{FileError, FileReader};
 
 use super::assume_role::{RoleSessionBuilder, SessionName};
 use super::base::BaseCredentials;
@@ -31,8 +31,12 @@ pub const MAX_TOKEN_BYTES: usize = 20_000;
 /// an OIDC token read from a file, as on EKS with IAM roles for service
 /// accounts. The call is not signed.
 ///
-/// The token file is read again at every refresh (kubelet rotates it).
-/// Surrounding whitespace is trimmed. A file that cannot be read, is empty,
+/// The token file is read again at every refresh (kubelet rotates it), on
+/// a thread of its own and within 5 s, so that a file that never answers (a
+/// FIFO without a writer, a hung mount) blocks neither the other roles nor
+/// `shutdown()`: that fetch is a [`Timeout`](crate::ErrorClass::Timeout),
+/// and so are the next ones while the stuck read lasts (no second read is
+/// started). Surrounding whitespace is trimmed. A file that cannot be read, is empty,
 /// is not UTF-8 or is over [`MAX_TOKEN_BYTES`] is an
 /// [`InvalidConfiguration`](crate::ErrorClass::InvalidConfiguration) error
 /// of that fetch, naming the path but never showing the token. Other errors
@@ -58,6 +62,7 @@ pub struct WebIdentitySource {
     policy: Option<String>,
     policy_arns: Vec<String>,
     client: StsClient,
+    reader: FileReader,
 }
 
 impl fmt::Debug for WebIdentitySource {
@@ -74,26 +79,21 @@ impl fmt::Debug for WebIdentitySource {
     }
 }
 
-/// Reads the token, without ever putting its content into an error.
-fn read_token(path: &Path) -> Result<Zeroizing<String>, SourceError> {
+/// Reads the token off the actor thread ([`FileReader`]), without ever
+/// putting its content into an error.
+async fn read_token(reader: &FileReader, path: &Path) -> Result<Zeroizing<String>, SourceError> {
     let shown = path.display();
-    let file = std::fs::File::open(path).map_err(|e| {
-        SourceError::invalid_configuration(format!(
-            "web identity token file {shown} cannot be opened: {}",
-            e.kind()
-        ))
+    let bytes = reader.read(path, MAX_TOKEN_BYTES).await.map_err(|e| {
+        let message = match &e {
+            FileError::TooLarge => format!("web identity token file {shown} is over {MAX_TOKEN_BYTES} bytes"),
+            e => format!("web identity token file {shown} {e}"),
+        };
+        if e.is_timeout() {
+            SourceError::new(ErrorClass::Timeout, message)
+        } else {
+            SourceError::invalid_configuration(message)
+        }
     })?;
-    let mut bytes = Zeroizing::new(Vec::new());
-    file.take(MAX_TOKEN_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| {
-            SourceError::invalid_configuration(format!("web identity token file {shown} cannot be read: {}", e.kind()))
-        })?;
-    if bytes.len() > MAX_TOKEN_BYTES {
-        return Err(SourceError::invalid_configuration(format!(
-            "web identity token file {shown} is over {MAX_TOKEN_BYTES} bytes"
-        )));
-    }
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| SourceError::invalid_configuration(format!("web identity token file {shown} is not UTF-8")))?;
     let token = text.trim();
@@ -178,14 +178,13 @@ impl Source for WebIdentitySource {
 
     fn fetch(&self, ctx: FetchContext) -> FetchFuture<'_> {
         Box::pin(async move {
-            // A small local file: read in place rather than on a blocking pool.
-            let token = read_token(&self.token_file)?;
+            let token = read_token(&self.reader, &self.token_file).await?;
             let now = ctx.now();
             let form = self.form(now, &token);
             drop(token);
             let parsed = self
                 .client
-                .call(Call::AssumeRoleWithWebIdentity, form, None, now)
+                .call(Call::AssumeRoleWithWebIdentity, form, None, &ctx)
                 .await?;
             tracing::debug!(
                 role = ctx.role(),
@@ -280,6 +279,7 @@ impl WebIdentityBuilder {
             policy: session.policy,
             policy_arns: session.policy_arns,
             client,
+            reader: FileReader::default(),
         })
     }
 }
@@ -353,23 +353,28 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn token_file_problems_never_show_the_token() {
+    #[tokio::test]
+    async fn token_file_problems_never_show_the_token() {
+        let reader = FileReader::default();
         let token = "eyJhbGciOiJSUzI1NiJ9.SECRET-TOKEN-BODY.sig";
         let ok = temp_file("ok", format!("{token}\n").as_bytes());
-        assert_eq!(read_token(&ok).unwrap().as_str(), token);
+        assert_eq!(read_token(&reader, &ok).await.unwrap().as_str(), token);
         let empty = temp_file("empty", b" \n");
-        let e = read_token(&empty).unwrap_err();
+        let e = read_token(&reader, &empty).await.unwrap_err();
         assert_eq!(e.class(), ErrorClass::InvalidConfiguration);
         assert!(e.message().contains("empty"));
-        let missing = read_token(Path::new("/nonexistent/credrefresh/token")).unwrap_err();
+        let missing = read_token(&reader, Path::new("/nonexistent/credrefresh/token"))
+            .await
+            .unwrap_err();
         assert_eq!(missing.class(), ErrorClass::InvalidConfiguration);
         assert!(missing.message().contains("/nonexistent/credrefresh/token"));
         let big = temp_file("big", format!("{token}{}", "x".repeat(MAX_TOKEN_BYTES)).as_bytes());
-        let e = read_token(&big).unwrap_err();
+        let e = read_token(&reader, &big).await.unwrap_err();
+        assert_eq!(e.class(), ErrorClass::InvalidConfiguration);
+        assert!(e.message().contains("over 20000 bytes"), "{e}");
         assert!(!format!("{e} {e:?}").contains("SECRET-TOKEN-BODY"));
         let binary = temp_file("binary", b"SECRET-TOKEN-BODY\xff\xfe");
-        let e = read_token(&binary).unwrap_err();
+        let e = read_token(&reader, &binary).await.unwrap_err();
         assert!(!format!("{e} {e:?}").contains("SECRET-TOKEN-BODY"));
     }
 

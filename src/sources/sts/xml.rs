@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 use crate::clock::parse_rfc3339;
 use crate::credentials::Credentials;
 use crate::error::SourceError;
+use crate::sources::http::safe_request_id;
 
 /// The STS call an answer belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,7 +192,7 @@ pub(crate) fn parse(call: Call, body: &[u8], issued_at: SystemTime) -> Result<An
             )));
         }
     };
-    let request_id = metadata.and_then(|m| m.request_id);
+    let request_id = metadata.and_then(|m| m.request_id).as_deref().and_then(safe_request_id);
     let c = result.credentials;
     let expiry = parse_rfc3339(&c.expiration)
         .map_err(|e| SourceError::invalid_response(format!("STS {what}: bad Expiration: {e}")))?;
@@ -230,7 +231,11 @@ impl ErrorDocument {
                 .filter(|c| !c.is_empty())
                 .unwrap_or_else(|| "Unknown".into()),
             message,
-            request_id: self.request_id.or(self.request_id_upper),
+            request_id: self
+                .request_id
+                .or(self.request_id_upper)
+                .as_deref()
+                .and_then(safe_request_id),
         }
     }
 }
