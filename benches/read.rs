@@ -1,4 +1,5 @@
 //! The read path: `CredentialsHandle::load()` against a raw `ArcSwap` guard,
+//! `load()` then `usable_credentials()` (which reads the clock),
 //! `load_full()`, `RwLock<Arc<_>>` and `Mutex<Arc<_>>`.
 //!
 //! `cargo bench --bench read` runs the criterion group (single thread), then
@@ -20,13 +21,18 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
+use credrefresh::clock::{Clock, SystemClock};
 use credrefresh::{Credentials, CredentialsHandle};
 use criterion::{Criterion, criterion_group};
 
+/// Credentials expiring in 30 days, so that `usable_credentials()` reads
+/// the clock, as it does for every real credential.
 fn creds(n: u64) -> Credentials {
     let key = format!("ASIABENCH{n:011}");
-    Credentials::builder(key.clone(), fake::secret_for(&key), SystemTime::UNIX_EPOCH)
+    let now = SystemTime::now();
+    Credentials::builder(key.clone(), fake::secret_for(&key), now)
         .session_token("bench-token")
+        .expiry(now + Duration::from_secs(30 * 24 * 3600))
         .build()
         .unwrap()
 }
@@ -34,14 +40,18 @@ fn creds(n: u64) -> Credentials {
 #[derive(Clone, Copy, Debug)]
 enum Variant {
     HandleLoad,
+    HandleUsable,
+    SystemClockRead,
     HandleLoadFull,
     RawArcSwapGuard,
     RwLockArc,
     MutexArc,
 }
 
-const VARIANTS: [Variant; 5] = [
+const VARIANTS: [Variant; 7] = [
     Variant::HandleLoad,
+    Variant::HandleUsable,
+    Variant::SystemClockRead,
     Variant::HandleLoadFull,
     Variant::RawArcSwapGuard,
     Variant::RwLockArc,
@@ -52,6 +62,8 @@ impl Variant {
     fn name(self) -> &'static str {
         match self {
             Variant::HandleLoad => "handle.load()",
+            Variant::HandleUsable => "handle.load().usable_credentials()",
+            Variant::SystemClockRead => "SystemClock.now() alone",
             Variant::HandleLoadFull => "handle.load_full()",
             Variant::RawArcSwapGuard => "raw ArcSwap::load guard",
             Variant::RwLockArc => "RwLock<Arc<_>> read",
@@ -73,6 +85,16 @@ impl Targets {
     fn read(&self, v: Variant) -> usize {
         match v {
             Variant::HandleLoad => self.handle.load().credentials().map_or(0, |c| c.access_key_id().len()),
+            Variant::HandleUsable => self
+                .handle
+                .load()
+                .usable_credentials()
+                .map_or(0, |c| c.access_key_id().len()),
+            // What `usable_credentials()` adds to `load()`: one clock read.
+            Variant::SystemClockRead => SystemClock
+                .now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos() as usize),
             Variant::HandleLoadFull => self
                 .handle
                 .load_full()
@@ -133,7 +155,8 @@ fn single(v: Variant, t: &Targets) -> f64 {
 }
 
 fn harness() {
-    let (refresher, handle) = bench::live_handle(None);
+    // Hour-long credentials: `usable_credentials()` reads the clock.
+    let (refresher, handle) = bench::live_handle(Some(Duration::from_secs(3600)));
     let t = targets(handle);
     bench::table_header(&[
         "read",

@@ -53,7 +53,7 @@ use credrefresh::sources::sts::{
 };
 use credrefresh::sources::{DefaultChain, EcsSource, ImdsSource, StaticSource};
 use credrefresh::testing::{Call, Emulator, Fault};
-use credrefresh::{Credentials, CredentialsHandle, Refresher, SourceError};
+use credrefresh::{Credentials, CredentialsHandle, RefreshPolicy, Refresher, SourceError};
 use serde_json::json;
 
 const WORKERS: usize = 4;
@@ -120,7 +120,12 @@ fn emulator_roles(emulator: &Emulator, token_dir: &std::path::Path) -> Result<Re
         SystemTime::UNIX_EPOCH,
     )?);
     let account = emulator.account_id();
-    let refresher = Refresher::builder().start()?;
+    // The emulator issues credentials living seconds (CREDREFRESH_DEMO_LIFETIME):
+    // lower the floor on the spacing of refreshes (a minute by default, a
+    // guard against a wrong clock) to see them refreshed every few seconds.
+    let refresher = Refresher::builder()
+        .policy(RefreshPolicy::default().min_refresh_interval(Duration::from_secs(1)))
+        .start()?;
     let app = refresher.add_role(
         "app",
         AssumeRoleSource::builder(format!("arn:aws:iam::{account}:role/demo-app"), base.clone())

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 use credrefresh::sources::StaticSource;
 use credrefresh::sources::sts::AssumeRoleSource;
 use credrefresh::testing::Emulator;
-use credrefresh::{Credentials, CredentialsHandle, Refresher};
+use credrefresh::{Credentials, CredentialsHandle, RefreshPolicy, Refresher};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
@@ -69,7 +69,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "emulator-demo-secret",
         SystemTime::UNIX_EPOCH,
     )?);
+    // Eight-second credentials: lower the floor on the spacing of refreshes
+    // (a minute by default, a guard against a wrong clock).
     let refresher = Refresher::builder()
+        .policy(RefreshPolicy::default().min_refresh_interval(Duration::from_secs(1)))
         .role(
             "app",
             AssumeRoleSource::builder(format!("arn:aws:iam::{}:role/tokio-demo", emulator.account_id()), base)

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use arc_swap::ArcSwap;
 use tokio::sync::{Notify, broadcast, watch};
 
+use crate::clock::{Clock, SystemClock};
 use crate::credentials::Credentials;
 use crate::error::{ErrorClass, WaitError};
 use crate::metrics::stats::RoleStats;
@@ -67,10 +68,23 @@ pub struct LastError {
 }
 
 /// Everything a reader may want to know about a role, as of the latest change.
+///
+/// # After the refresher stops
+/// When the role is removed, the refresher shut down or dropped, or its
+/// actor system gone, a last snapshot is published with
+/// [`is_stopped`](Self::is_stopped) set (and a
+/// [`RefreshEventKind::Stopped`] event): nothing will be published for the
+/// role any more, so its [`state`](Self::state) stays whatever it was.
+/// [`usable_credentials`](Self::usable_credentials) reads the clock and
+/// never returns credentials past their (possibly extended) expiry, whether
+/// a refresher is still running or not.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub(crate) role: Arc<str>,
     pub(crate) source: Arc<str>,
+    /// For a source that picks among others (a chain): the one that
+    /// produced the current credentials.
+    pub(crate) resolved_source: Option<&'static str>,
     /// Cheap to clone: [`Credentials`] share their fields.
     pub(crate) credentials: Option<Credentials>,
     pub(crate) state: CredentialsState,
@@ -83,13 +97,25 @@ pub struct Snapshot {
     pub(crate) generation: u64,
     /// The generation at which the current credentials were first published.
     pub(crate) credentials_generation: u64,
+    /// No refresher runs for this role any more.
+    pub(crate) stopped: bool,
+    /// The refresher's clock, read by [`Snapshot::usable_credentials`].
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 impl Snapshot {
+    /// No credentials yet, on the system clock.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn empty(role: Arc<str>, source: Arc<str>) -> Self {
+        Self::empty_on(role, source, Arc::new(SystemClock))
+    }
+
+    /// No credentials yet, with `clock` deciding what has expired.
+    pub(crate) fn empty_on(role: Arc<str>, source: Arc<str>, clock: Arc<dyn Clock>) -> Self {
         Self {
             role,
             source,
+            resolved_source: None,
             credentials: None,
             state: CredentialsState::NotLoaded,
             last_error: None,
@@ -100,6 +126,8 @@ impl Snapshot {
             restarts: 0,
             generation: 0,
             credentials_generation: 0,
+            stopped: false,
+            clock,
         }
     }
 
@@ -108,9 +136,20 @@ impl Snapshot {
         &self.role
     }
 
-    /// The source's name (`env`, `sts`, `imds`, …).
+    /// The configured source's name (`env`, `sts`, `imds`, `chain`, …): it
+    /// never changes, and it is the `source` label of every metric.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// The source that produced the current credentials: for a source that
+    /// picks among others (the [`DefaultChain`](crate::sources::DefaultChain)),
+    /// the one it chose (`env`, `ecs`, `imds`, …), as of the latest
+    /// success; otherwise, and before a chain has chosen, the same as
+    /// [`source`](Self::source). Also the `chosen` label of
+    /// [`CHAIN_SOURCE`](crate::metrics::CHAIN_SOURCE).
+    pub fn resolved_source(&self) -> &str {
+        self.resolved_source.unwrap_or(&self.source)
     }
 
     /// The current credentials, if any have been loaded. Check
@@ -119,14 +158,46 @@ impl Snapshot {
         self.credentials.as_ref()
     }
 
-    /// The credentials if they are usable ([`CredentialsState::is_usable`]).
+    /// The credentials if they can be used now: their state is usable
+    /// ([`CredentialsState::is_usable`]) and they have not reached their
+    /// (possibly extended) expiry.
+    ///
+    /// Reads the refresher's clock (see [`RefresherBuilder::clock`](crate::RefresherBuilder::clock))
+    /// for credentials that expire, so that credentials past their expiry
+    /// are never returned, even when no refresher runs any more
+    /// ([`is_stopped`](Self::is_stopped)) or before it noticed a jump of the
+    /// wall clock. Costs one clock read more than
+    /// [`credentials`](Self::credentials) (the README gives the figure).
+    #[inline]
     pub fn usable_credentials(&self) -> Option<&Credentials> {
-        self.credentials().filter(|_| self.state.is_usable())
+        let credentials = self.credentials.as_ref()?;
+        if !self.state.is_usable() {
+            return None;
+        }
+        match credentials.expiry() {
+            Some(expiry) if expiry <= self.clock.now() => None,
+            _ => Some(credentials),
+        }
     }
 
-    /// Whether the credentials are fresh, extended, expired or not loaded.
+    /// Whether the credentials are fresh, extended, expired or not loaded,
+    /// as the refresher last decided. It is not updated after the refresher
+    /// stopped ([`is_stopped`](Self::is_stopped)), and may trail a jump of
+    /// the wall clock by up to [`MAX_TIMER_SLICE`](crate::policy::MAX_TIMER_SLICE):
+    /// use [`usable_credentials`](Self::usable_credentials), which checks
+    /// the expiry against the clock, to sign requests.
     pub fn state(&self) -> CredentialsState {
         self.state
+    }
+
+    /// Whether the role's refresher has stopped for good (role removed,
+    /// refresher shut down or dropped): nothing will be published for this
+    /// role any more. The credentials stay for inspection, but
+    /// [`usable_credentials`](Self::usable_credentials) returns none once
+    /// they expire, and [`CredentialsHandle::wait_for`] returns
+    /// [`WaitError::Stopped`] at once.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
     }
 
     /// The latest failed refresh, kept after a later success for inspection.
@@ -205,6 +276,9 @@ pub enum RefreshEventKind {
     },
     /// Credentials expired and were not extended (strict mode).
     Expired,
+    /// The role's refresher stopped for good (role removed, refresher shut
+    /// down or dropped): the last event of the role.
+    Stopped,
 }
 
 /// One refresh event of one role.
@@ -234,9 +308,16 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// A role's shared state on the system clock.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn new(role: Arc<str>, source: Arc<str>) -> Arc<Self> {
+        Self::on_clock(role, source, Arc::new(SystemClock))
+    }
+
+    /// A role's shared state, its snapshots reading `clock`.
+    pub(crate) fn on_clock(role: Arc<str>, source: Arc<str>, clock: Arc<dyn Clock>) -> Arc<Self> {
         Arc::new(Self {
-            snapshot: ArcSwap::from_pointee(Snapshot::empty(role, source)),
+            snapshot: ArcSwap::from_pointee(Snapshot::empty_on(role, source, clock)),
             events: broadcast::channel(EVENT_CAPACITY).0,
             published: watch::channel(0).0,
             invalidate: Notify::new(),
@@ -270,6 +351,22 @@ impl Shared {
             });
         }
         generation
+    }
+
+    /// Publishes that no refresher runs for the role any more (once): the
+    /// snapshot says so, waiters wake up and return
+    /// [`WaitError::Stopped`], subscribers get [`RefreshEventKind::Stopped`].
+    /// Called when the last copy of the role's spec is dropped, on the
+    /// actor thread, once no actor of the role can publish.
+    pub(crate) fn mark_stopped(&self) {
+        let current = self.snapshot.load_full();
+        if current.stopped {
+            return;
+        }
+        let mut next = (*current).clone();
+        next.stopped = true;
+        next.next_refresh = None;
+        self.publish(next, false, &[RefreshEventKind::Stopped]);
     }
 }
 
@@ -363,20 +460,25 @@ impl CredentialsHandle {
         self.shared.snapshot.load().role.clone()
     }
 
-    /// Waits until usable credentials are published, up to `timeout`.
+    /// Waits until usable credentials are published
+    /// ([`Snapshot::usable_credentials`] returns some), up to `timeout`.
     ///
     /// # Errors
     /// [`WaitError::TimedOut`] (with the last error class) when none arrive
-    /// in time; [`WaitError::Stopped`] when the refresher is gone.
+    /// in time; [`WaitError::Stopped`], at once, when the refresher has
+    /// stopped ([`Snapshot::is_stopped`]) and the credentials it left are
+    /// not usable.
     pub async fn wait_ready(&self, timeout: Duration) -> Result<Arc<Snapshot>, WaitError> {
-        self.wait_for(timeout, |s| s.state.is_usable()).await
+        self.wait_for(timeout, |s| s.usable_credentials().is_some()).await
     }
 
     /// Waits until a published snapshot satisfies `condition` (checked on
     /// the current one first), up to `timeout`.
     ///
     /// # Errors
-    /// As [`wait_ready`](Self::wait_ready).
+    /// [`WaitError::TimedOut`] when no snapshot satisfies it in time;
+    /// [`WaitError::Stopped`], at once, when the current one does not and
+    /// the refresher has stopped (no snapshot will come any more).
     pub async fn wait_for(
         &self,
         timeout: Duration,
@@ -388,6 +490,9 @@ impl CredentialsHandle {
                 let snapshot = self.load_full();
                 if condition(&snapshot) {
                     return Ok(snapshot);
+                }
+                if snapshot.stopped {
+                    return Err(WaitError::Stopped);
                 }
                 if published.changed().await.is_err() {
                     return Err(WaitError::Stopped);
@@ -413,10 +518,47 @@ impl CredentialsHandle {
     ///
     /// Cheap and safe to call from every worker at once: calls made about
     /// the same credentials cause one fetch, and calls about credentials
-    /// already replaced cause none.
+    /// already replaced cause none. A rejection that arrives after the
+    /// credentials were rotated (a request signed before the rotation,
+    /// answered after it) would invalidate the new ones: when you know
+    /// which credentials were rejected, use
+    /// [`invalidate_credentials`](Self::invalidate_credentials) or
+    /// [`invalidate_key`](Self::invalidate_key) instead.
     pub fn invalidate(&self) {
         let generation = self.shared.snapshot.load().credentials_generation;
         self.shared.invalidations.fetch_add(1, Ordering::Relaxed);
+        self.invalidate_generation(generation);
+    }
+
+    /// Declares the credentials whose access key ID is `access_key_id` bad:
+    /// if they are the ones served now, as [`invalidate`](Self::invalidate);
+    /// if they were already replaced (a late rejection of a rotated key),
+    /// nothing happens and no fetch is made. Counted in
+    /// [`INVALIDATIONS`](crate::metrics::INVALIDATIONS) either way.
+    pub fn invalidate_key(&self, access_key_id: &str) {
+        let generation = {
+            let snapshot = self.shared.snapshot.load();
+            snapshot
+                .credentials()
+                .filter(|c| c.access_key_id() == access_key_id)
+                .map(|_| snapshot.credentials_generation)
+        };
+        self.shared.invalidations.fetch_add(1, Ordering::Relaxed);
+        if let Some(generation) = generation {
+            self.invalidate_generation(generation);
+        }
+    }
+
+    /// Declares `credentials` bad (those a rejected request was signed
+    /// with): as [`invalidate_key`](Self::invalidate_key) with their access
+    /// key ID.
+    pub fn invalidate_credentials(&self, credentials: &Credentials) {
+        self.invalidate_key(credentials.access_key_id());
+    }
+
+    /// Marks the credentials published at `generation` bad and wakes the
+    /// refresher once per generation.
+    fn invalidate_generation(&self, generation: u64) {
         if generation == 0 {
             // Nothing loaded yet: the refresher is already trying.
             return;
@@ -471,6 +613,76 @@ mod tests {
         }
         assert_eq!(s.invalidated_generation.load(Ordering::Relaxed), 1);
         assert_eq!(s.invalidations.load(Ordering::Relaxed), 100);
+    }
+
+    fn expiring_at(expiry: SystemTime) -> Credentials {
+        Credentials::builder("ASIAUNIT", "unit-secret", SystemTime::UNIX_EPOCH)
+            .expiry(expiry)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn usable_credentials_are_checked_against_the_clock() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let clock = crate::clock::ManualClock::new(start);
+        let s = Shared::on_clock("app".into(), "static".into(), Arc::new(clock.clone()));
+        let mut snap = (*s.snapshot.load_full()).clone();
+        snap.credentials = Some(expiring_at(start + Duration::from_secs(60)));
+        snap.state = CredentialsState::Fresh;
+        s.publish(snap, true, &[]);
+        let h = CredentialsHandle::new(s);
+        assert!(h.load().usable_credentials().is_some());
+        clock.advance(Duration::from_secs(59));
+        assert!(h.load().usable_credentials().is_some());
+        // At the expiry itself, no longer: the state still says fresh.
+        clock.advance(Duration::from_secs(1));
+        assert!(h.load().usable_credentials().is_none());
+        assert_eq!(h.load().state(), CredentialsState::Fresh);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stopped_role_ends_every_wait_at_once_and_only_once() {
+        let s = shared();
+        let h = CredentialsHandle::new(s.clone());
+        let mut events = h.subscribe();
+        let waiter = {
+            let h = h.clone();
+            tokio::spawn(async move { h.wait_ready(Duration::from_secs(3600)).await })
+        };
+        tokio::task::yield_now().await;
+        s.mark_stopped();
+        s.mark_stopped();
+        assert_eq!(waiter.await.unwrap().unwrap_err(), WaitError::Stopped);
+        assert!(h.load().is_stopped());
+        assert_eq!(h.load().generation(), 1);
+        assert_eq!(events.try_recv().unwrap().kind, RefreshEventKind::Stopped);
+        assert!(events.try_recv().is_err());
+        // A condition the last snapshot satisfies still succeeds.
+        assert!(h.wait_for(Duration::ZERO, |s| s.is_stopped()).await.is_ok());
+    }
+
+    #[test]
+    fn invalidate_key_marks_only_the_credentials_it_names() {
+        let s = shared();
+        let h = CredentialsHandle::new(s.clone());
+        let mut snap = Snapshot::empty("app".into(), "static".into());
+        snap.credentials = Some(expiring_at(SystemTime::UNIX_EPOCH + Duration::from_secs(4_000_000_000)));
+        s.publish(snap.clone(), true, &[]);
+        h.invalidate_key("ASIAOTHER");
+        assert_eq!(s.invalidated_generation.load(Ordering::Relaxed), 0);
+        h.invalidate_key("ASIAUNIT");
+        assert_eq!(s.invalidated_generation.load(Ordering::Relaxed), 1);
+        let old = snap.credentials.clone().unwrap();
+        snap.credentials = Some(
+            Credentials::builder("ASIANEW", "new-secret", SystemTime::UNIX_EPOCH)
+                .build()
+                .unwrap(),
+        );
+        s.publish(snap, true, &[]);
+        h.invalidate_credentials(&old);
+        assert_eq!(s.invalidated_generation.load(Ordering::Relaxed), 1);
+        assert_eq!(s.invalidations.load(Ordering::Relaxed), 3);
     }
 
     #[tokio::test(start_paused = true)]

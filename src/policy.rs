@@ -53,6 +53,30 @@ pub const DEFAULT_EXTENSION_MIN: Duration = Duration::from_secs(5 * 60);
 pub const DEFAULT_EXTENSION_JITTER: Duration = Duration::from_secs(10 * 60);
 /// Default limit on one fetch, after which it counts as a timeout: 30 s.
 pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default floor on the spacing of successful refreshes: 60 s.
+///
+/// Real credentials never come near it: the shortest STS session (900 s)
+/// is refreshed after at least 62.5 % of its life (562 s), and IMDS and
+/// container credentials live for hours. It binds only when the local
+/// clock is wrong by nearly the session length, so that every session
+/// looks seconds long: then it turns what would be an AssumeRole call in
+/// a loop into one call a minute (60 an hour, far below any STS throttle),
+/// while the credentials in hand keep being served (extended past their
+/// apparent expiry, see [Static stability](crate::policy#static-stability)).
+pub const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+/// The longest a refresher sleeps on one timer: 60 s.
+///
+/// Timers run on the monotonic clock, which does not see a laptop sleep,
+/// a paused VM or a stepped wall clock; expiries are wall-clock times. So
+/// no timer sleeps longer than this: when it fires early, the refresher
+/// reads the wall clock again and plans the refresh and the expiry check
+/// anew. A jump of the wall clock is therefore acted on within this time
+/// (and [`Snapshot::usable_credentials`](crate::Snapshot::usable_credentials),
+/// which reads the clock, never returns credentials past their expiry in
+/// the meantime). A refresh or retry never waits longer than the delay
+/// planned when it was scheduled: a wall clock stepped back does not hold
+/// it up.
+pub const MAX_TIMER_SLICE: Duration = Duration::from_secs(60);
 /// Default time credentials are kept before an invalidation may replace
 /// them: 5 s. It stops a service that rejects every key from driving one
 /// STS call per request (rusoto#1179).
@@ -90,6 +114,7 @@ pub struct RefreshPolicy {
     pub(crate) strict: bool,
     pub(crate) fetch_timeout: Duration,
     pub(crate) invalidation_cooldown: Duration,
+    pub(crate) min_refresh_interval: Duration,
 }
 
 impl Default for RefreshPolicy {
@@ -105,6 +130,7 @@ impl Default for RefreshPolicy {
             strict: false,
             fetch_timeout: DEFAULT_FETCH_TIMEOUT,
             invalidation_cooldown: DEFAULT_INVALIDATION_COOLDOWN,
+            min_refresh_interval: DEFAULT_MIN_REFRESH_INTERVAL,
         }
     }
 }
@@ -171,6 +197,20 @@ impl RefreshPolicy {
         self
     }
 
+    /// The shortest time from a successful refresh to the next one, in
+    /// `[0, `[`MAX_POLICY_TIMEOUT`]`]`; zero turns the floor off. A guard
+    /// against a wrong local clock (see [`DEFAULT_MIN_REFRESH_INTERVAL`]).
+    /// It delays the refresh of credentials living less than 1.6 × the
+    /// floor (refreshed after 62.5 % of their life at the earliest), and
+    /// credentials living less than the floor itself expire before it and
+    /// are extended until the refresh: lower it for such short-lived
+    /// credentials (a demo against an emulator).
+    /// Defaults to [`DEFAULT_MIN_REFRESH_INTERVAL`].
+    pub fn min_refresh_interval(mut self, interval: Duration) -> Self {
+        self.min_refresh_interval = interval;
+        self
+    }
+
     /// Checks every setting. [`Refresher`](crate::Refresher) calls it when it
     /// starts or adds a role, so a policy that passes never makes a policy
     /// function, the actor or the supervisor panic, whatever the time.
@@ -183,7 +223,8 @@ impl RefreshPolicy {
     ///   zero or above [`MAX_POLICY_INTERVAL`], or the extension jitter is
     ///   above it;
     /// - the fetch timeout is zero or above [`MAX_POLICY_TIMEOUT`], or the
-    ///   invalidation cooldown is above it;
+    ///   invalidation cooldown or the
+    ///   [minimum refresh interval](Self::min_refresh_interval) is above it;
     /// - the backoff is invalid (see [`BackoffConfig::validate`]).
     pub fn validate(&self) -> Result<(), BuildError> {
         let bad = |m: &str| Err(BuildError::InvalidPolicy(m.to_string()));
@@ -205,6 +246,9 @@ impl RefreshPolicy {
         }
         if self.invalidation_cooldown > MAX_POLICY_TIMEOUT {
             return bad("invalidation cooldown must be within [0, 1 h]");
+        }
+        if self.min_refresh_interval > MAX_POLICY_TIMEOUT {
+            return bad("minimum refresh interval must be within [0, 1 h]");
         }
         if !within(self.extension_min, MAX_POLICY_INTERVAL) {
             return bad("extension must be within (0, 24 h]");
@@ -276,6 +320,20 @@ impl RefreshPolicy {
         let ratio = delay / lifetime.as_secs_f64();
         let ratio = if ratio.is_finite() { ratio.clamp(0.0, 1.0) } else { 0.0 };
         later(now, lifetime.mul_f64(ratio)).min(later(now, lifetime.saturating_sub(window)))
+    }
+
+    /// When to refresh after a successful fetch at `now` of credentials
+    /// expiring at `expiry`: [`refresh_at`](Self::refresh_at), but never
+    /// sooner than the [minimum refresh interval](Self::min_refresh_interval)
+    /// after `now`.
+    pub fn refresh_after_success(
+        &self,
+        now: SystemTime,
+        expiry: Option<SystemTime>,
+        random: &dyn Random,
+    ) -> SystemTime {
+        self.refresh_at(now, expiry, random)
+            .max(later(now, self.min_refresh_interval))
     }
 
     /// The new expiry for credentials that expired at `expiry` while the
@@ -464,6 +522,24 @@ mod tests {
     }
 
     #[test]
+    fn successful_refreshes_are_at_least_the_floor_apart() {
+        let p = RefreshPolicy::default();
+        let r = FixedRandom::new(0.0);
+        // Credentials that seem to expire a second from now: a minute.
+        assert_eq!(p.refresh_after_success(t(NOW), Some(t(NOW + 1)), &r), t(NOW + 60));
+        assert_eq!(p.refresh_after_success(t(NOW), Some(t(NOW - 5)), &r), t(NOW + 60));
+        // Real lifetimes are never delayed by it.
+        for lifetime in [900, 3600, 6 * 3600, 12 * 3600] {
+            let exp = Some(t(NOW + lifetime));
+            assert_eq!(p.refresh_after_success(t(NOW), exp, &r), p.refresh_at(t(NOW), exp, &r));
+        }
+        let off = p.clone().min_refresh_interval(Duration::ZERO);
+        assert!(off.validate().is_ok());
+        assert_eq!(off.refresh_after_success(t(NOW), Some(t(NOW + 4)), &r), t(NOW + 3));
+        assert!(p.min_refresh_interval(MAX_POLICY_TIMEOUT).validate().is_ok());
+    }
+
+    #[test]
     fn invalidation_cooldown() {
         let p = RefreshPolicy::default();
         assert_eq!(p.invalidation_refresh_at(t(NOW), t(NOW - 1)), t(NOW + 4));
@@ -505,6 +581,8 @@ mod tests {
             RefreshPolicy::default().extension(max, Duration::ZERO),
             RefreshPolicy::default().extension(Duration::from_secs(60), max),
             RefreshPolicy::default().invalidation_cooldown(max),
+            RefreshPolicy::default().min_refresh_interval(max),
+            RefreshPolicy::default().min_refresh_interval(MAX_POLICY_TIMEOUT + Duration::from_nanos(1)),
             RefreshPolicy::default().fetch_timeout(max),
             RefreshPolicy::default().max_window(Duration::ZERO),
             RefreshPolicy::default().max_window(max),
@@ -549,6 +627,7 @@ mod tests {
             ext_min in any_duration(),
             ext_jitter in any_duration(),
             cooldown in any_duration(),
+            floor in any_duration(),
             fetch in any_duration(),
             b_initial in any_duration(),
             b_max in any_duration(),
@@ -566,12 +645,15 @@ mod tests {
                 .no_expiry_interval(no_expiry)
                 .extension(ext_min, ext_jitter)
                 .invalidation_cooldown(cooldown)
+                .min_refresh_interval(floor)
                 .fetch_timeout(fetch)
                 .backoff(BackoffConfig::default().initial(b_initial).max(b_max).multiplier(b_mult).jitter(b_jitter));
             if p.validate().is_ok() {
                 let r = FixedRandom::new(u);
                 let at = p.refresh_at(now, expiry, &r);
                 prop_assert!(at >= now || expiry.is_some_and(|e| e <= now));
+                let after = p.refresh_after_success(now, expiry, &r);
+                prop_assert!(after >= at);
                 let _ = p.extend(now, expiry, &r);
                 let _ = p.invalidation_refresh_at(now, issued);
                 let mut b = crate::backoff::Backoff::new(p.backoff);

@@ -95,6 +95,9 @@ mod tests {
     use crate::handle::{Shared, Snapshot};
     use std::time::SystemTime;
 
+    /// Year 2096: usable credentials must not have expired on the clock.
+    const EXPIRY: u64 = 4_000_000_000;
+
     fn handle_with(state: CredentialsState) -> CredentialsHandle {
         let shared = Shared::new("app".into(), "static".into());
         let mut snap = Snapshot::empty("app".into(), "static".into());
@@ -103,7 +106,7 @@ mod tests {
                 .unwrap()
                 .with_session_token("sdk-token")
                 .unwrap()
-                .with_expiry(SystemTime::UNIX_EPOCH + Duration::from_secs(7200));
+                .with_expiry(SystemTime::UNIX_EPOCH + Duration::from_secs(EXPIRY));
             snap.credentials = Some(creds);
         }
         snap.state = state;
@@ -119,7 +122,7 @@ mod tests {
             assert_eq!(c.access_key_id(), "ASIASDK");
             assert_eq!(c.secret_access_key(), "sdk-secret");
             assert_eq!(c.session_token(), Some("sdk-token"));
-            assert_eq!(c.expiry(), Some(SystemTime::UNIX_EPOCH + Duration::from_secs(7200)));
+            assert_eq!(c.expiry(), Some(SystemTime::UNIX_EPOCH + Duration::from_secs(EXPIRY)));
             assert_eq!(h.fallback_on_interrupt().unwrap().access_key_id(), "ASIASDK");
         }
     }

@@ -72,8 +72,11 @@ pub trait Source: Send + Sync + 'static {
     /// For a source that picks among others (the
     /// [`DefaultChain`](crate::sources::DefaultChain)): the name of the one
     /// that answered, which the refresher shows as the snapshot's
-    /// [`source`](crate::Snapshot::source) after each success. `None` (the
-    /// default) keeps [`name`](Self::name).
+    /// [`resolved_source`](crate::Snapshot::resolved_source) after each
+    /// success (and in [`CHAIN_SOURCE`](crate::metrics::CHAIN_SOURCE));
+    /// [`name`](Self::name) stays the snapshot's
+    /// [`source`](crate::Snapshot::source) and the metrics' label. `None`
+    /// (the default) for a source that does not pick.
     fn resolved_name(&self) -> Option<&'static str> {
         None
     }

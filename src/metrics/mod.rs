@@ -17,7 +17,9 @@
 //!   of its refresher.
 //!
 //! Labels are always `role` and `source`, plus `result` and `error_class`
-//! where they apply. Their values come from the configuration (role names)
+//! where they apply, and `chosen` on [`CHAIN_SOURCE`]. `source` is the
+//! configured source's name and never changes (a chain's is `chain`,
+//! whichever source it chose). Their values come from the configuration (role names)
 //! or from fixed sets (source names, [`ErrorClass::as_str`], [`RESULT_SUCCESS`]
 //! / [`RESULT_FAILURE`]), never from credentials or network input: no secret,
 //! key id, error message or other unbounded value is ever a label or a value.
@@ -56,9 +58,9 @@ use crate::handle::{CredentialsState, Shared, Snapshot};
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub use self::prom::{PrometheusCollector, TEXT_CONTENT_TYPE, render};
 pub use self::series::{
-    ALL, CONSECUTIVE_FAILURES, CREDENTIALS_EXPIRES_IN, CREDENTIALS_EXPIRY, CREDENTIALS_EXTENDED, CREDENTIALS_UNUSABLE,
-    EXTENSIONS, INVALIDATIONS, Kind, LAST_SUCCESS, NEXT_REFRESH, NO_ERROR, REFRESH_ATTEMPTS, REFRESH_DURATION,
-    RESULT_FAILURE, RESULT_SUCCESS, ROLE_INFO, SUPERVISOR_RESTARTS, Series,
+    ALL, CHAIN_SOURCE, CONSECUTIVE_FAILURES, CREDENTIALS_EXPIRES_IN, CREDENTIALS_EXPIRY, CREDENTIALS_EXTENDED,
+    CREDENTIALS_UNUSABLE, EXTENSIONS, INVALIDATIONS, Kind, LAST_SUCCESS, NEXT_REFRESH, NO_ERROR, REFRESH_ATTEMPTS,
+    REFRESH_DURATION, RESULT_FAILURE, RESULT_SUCCESS, ROLE_INFO, SUPERVISOR_RESTARTS, Series,
 };
 pub use self::stats::DURATION_BUCKETS;
 
@@ -128,7 +130,24 @@ impl RoleMetrics {
         metrics::counter!(EXTENSIONS.name, &labels).increment(0);
         metrics::counter!(SUPERVISOR_RESTARTS.name, &labels).increment(0);
         metrics::counter!(INVALIDATIONS.name, &labels).increment(0);
-        self.snapshot(&self.shared.snapshot.load());
+        let snapshot = self.shared.snapshot.load();
+        if let Some(chosen) = snapshot.resolved_source {
+            metrics::gauge!(CHAIN_SOURCE.name, &self.chosen(chosen)).set(1.0);
+        }
+        self.snapshot(&snapshot);
+    }
+
+    fn chosen(&self, chosen: &'static str) -> [(&'static str, String); 3] {
+        let [role, source] = self.labels();
+        [role, source, ("chosen", chosen.to_string())]
+    }
+
+    /// A chain chose `chosen`, after `previous` (if any).
+    pub(crate) fn chain_choice(&self, previous: Option<&'static str>, chosen: &'static str) {
+        if let Some(previous) = previous {
+            metrics::gauge!(CHAIN_SOURCE.name, &self.chosen(previous)).set(0.0);
+        }
+        metrics::gauge!(CHAIN_SOURCE.name, &self.chosen(chosen)).set(1.0);
     }
 
     pub(crate) fn attempt(&self, error: Option<ErrorClass>, took: Duration) {

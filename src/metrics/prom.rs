@@ -8,9 +8,9 @@ use prometheus::proto::{self, MetricFamily, MetricType};
 use prometheus::{Encoder, Registry, TextEncoder};
 
 use super::series::{
-    ALL, CONSECUTIVE_FAILURES, CREDENTIALS_EXPIRES_IN, CREDENTIALS_EXPIRY, CREDENTIALS_EXTENDED, CREDENTIALS_UNUSABLE,
-    EXTENSIONS, INVALIDATIONS, Kind, LAST_SUCCESS, NEXT_REFRESH, NO_ERROR, REFRESH_ATTEMPTS, REFRESH_DURATION,
-    RESULT_FAILURE, RESULT_SUCCESS, ROLE_INFO, SUPERVISOR_RESTARTS, Series,
+    ALL, CHAIN_SOURCE, CONSECUTIVE_FAILURES, CREDENTIALS_EXPIRES_IN, CREDENTIALS_EXPIRY, CREDENTIALS_EXTENDED,
+    CREDENTIALS_UNUSABLE, EXTENSIONS, INVALIDATIONS, Kind, LAST_SUCCESS, NEXT_REFRESH, NO_ERROR, REFRESH_ATTEMPTS,
+    REFRESH_DURATION, RESULT_FAILURE, RESULT_SUCCESS, ROLE_INFO, SUPERVISOR_RESTARTS, Series,
 };
 use super::stats::{DURATION_BUCKETS, HistogramValues};
 use crate::clock::{Clock, unix_seconds};
@@ -193,6 +193,7 @@ impl Collector for PrometheusCollector {
         let mut restarts = Family::new(&SUPERVISOR_RESTARTS);
         let mut invalidations = Family::new(&INVALIDATIONS);
         let mut info = Family::new(&ROLE_INFO);
+        let mut chain = Family::new(&CHAIN_SOURCE);
 
         for handle in handles {
             let snapshot = handle.load_full();
@@ -224,6 +225,9 @@ impl Collector for PrometheusCollector {
             restarts.counter(&rs, stats.restarts());
             invalidations.counter(&rs, shared.invalidations.load(std::sync::atomic::Ordering::Relaxed));
             info.gauge(&rs, 1.0);
+            if let Some(chosen) = snapshot.resolved_source {
+                chain.gauge(&[role, source, chosen], 1.0);
+            }
         }
 
         [
@@ -240,6 +244,7 @@ impl Collector for PrometheusCollector {
             restarts,
             invalidations,
             info,
+            chain,
         ]
         .into_iter()
         .map(Family::into_proto)

@@ -141,6 +141,21 @@ pub const ROLE_INFO: Series = Series {
     scrape_time: false,
 };
 
+/// 1 for the source a credentials chain (a source that picks among
+/// others, such as [`DefaultChain`](crate::sources::DefaultChain)) chose
+/// for the role, labelled `chosen` (`env`, `sts`, `ecs`, `imds`, …); absent
+/// for other sources and until the chain has chosen. The `source` label
+/// stays `chain`, as on every other series: a change of choice never
+/// starts new counter series. With the facade the previous choice is set
+/// to 0; the registry shows only the current one.
+pub const CHAIN_SOURCE: Series = Series {
+    name: "credrefresh_chain_source",
+    kind: Kind::Gauge,
+    help: "1 for the source a credentials chain chose for the role (label chosen).",
+    labels: &["role", "source", "chosen"],
+    scrape_time: false,
+};
+
 /// Every series, in a stable order.
 pub const ALL: &[Series] = &[
     REFRESH_ATTEMPTS,
@@ -156,6 +171,7 @@ pub const ALL: &[Series] = &[
     SUPERVISOR_RESTARTS,
     INVALIDATIONS,
     ROLE_INFO,
+    CHAIN_SOURCE,
 ];
 
 /// The `result` label of a successful attempt.

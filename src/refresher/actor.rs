@@ -8,6 +8,13 @@
 //! 3. apply static stability if the credentials have expired;
 //! 4. publish the snapshot, then the events, then the metrics;
 //! 5. schedule the next fetch and the next expiry check.
+//!
+//! Timers sleep on Tokio's monotonic clock, while refresh times and
+//! expiries are wall-clock times: no timer sleeps longer than
+//! [`MAX_TIMER_SLICE`]; when a slice ends before its time, the wall clock
+//! is read again and the wait planned anew, so a jump of the wall clock is
+//! acted on within one slice. A refresh never waits longer than the delay
+//! planned at first, so a clock stepped back does not hold up a retry.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -22,7 +29,7 @@ use crate::credentials::Credentials;
 use crate::error::{ErrorClass, SourceError};
 use crate::handle::{CredentialsState, LastError, RefreshEventKind, Shared, Snapshot};
 use crate::metrics::RoleMetrics;
-use crate::policy::{EXPIRED_STRICT_WARNING, EXTENSION_WARNING};
+use crate::policy::{EXPIRED_STRICT_WARNING, EXTENSION_WARNING, MAX_TIMER_SLICE};
 use crate::source::FetchContext;
 
 /// Told to the supervisor when a refresher actor is dropped, for whatever
@@ -103,22 +110,42 @@ impl RefresherActor {
         self.injected.clock.now()
     }
 
+    /// Fetches at wall-clock time `at`, or once the delay to it, as seen
+    /// now, has passed on the monotonic clock, whichever comes first:
+    /// sleeping in slices of at most [`MAX_TIMER_SLICE`] and reading the
+    /// wall clock again after each. A forward jump of the wall clock thus
+    /// brings the fetch forward within a slice, and a backward step never
+    /// delays it (a backoff delay stays a delay).
     fn schedule_refresh(&mut self, at: SystemTime, ctx: &mut Context<Self>) {
+        let delay = at.duration_since(self.now()).unwrap_or(Duration::ZERO);
+        self.plan_refresh(at, delay, ctx);
+    }
+
+    /// As [`schedule_refresh`](Self::schedule_refresh), with `budget` of
+    /// monotonic time left at most.
+    fn plan_refresh(&mut self, at: SystemTime, budget: Duration, ctx: &mut Context<Self>) {
         if let Some(timer) = self.refresh_timer.take() {
             ctx.cancel_future(timer);
         }
-        let delay = at.duration_since(self.now()).unwrap_or(Duration::ZERO);
-        if delay.is_zero() {
+        let wait = at.duration_since(self.now()).unwrap_or(Duration::ZERO).min(budget);
+        if wait.is_zero() {
             // Due now (an invalidation without cooldown, the first fetch): a
             // zero-delay timer would still wait for the timer wheel's next
             // 1 ms tick and cost the thread an extra sleep and wake-up.
             self.start_fetch(ctx);
             return;
         }
-        self.refresh_timer = Some(ctx.run_later(delay, |act, ctx| {
-            act.refresh_timer = None;
-            act.start_fetch(ctx);
-        }));
+        self.refresh_timer = Some(if wait > MAX_TIMER_SLICE {
+            ctx.run_later(MAX_TIMER_SLICE, move |act, ctx| {
+                act.refresh_timer = None;
+                act.plan_refresh(at, budget.saturating_sub(MAX_TIMER_SLICE), ctx);
+            })
+        } else {
+            ctx.run_later(wait, |act, ctx| {
+                act.refresh_timer = None;
+                act.start_fetch(ctx);
+            })
+        });
     }
 
     fn schedule_expiry_check(&mut self, ctx: &mut Context<Self>) {
@@ -132,7 +159,12 @@ impl RefresherActor {
         let Some(expiry) = snapshot.credentials().and_then(|c| c.expiry()) else {
             return;
         };
-        let delay = expiry.duration_since(self.now()).unwrap_or(Duration::ZERO);
+        // At most one slice: `on_expiry` checks the wall clock and, if the
+        // credentials have not expired yet, plans the next check.
+        let delay = expiry
+            .duration_since(self.now())
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_TIMER_SLICE);
         self.expiry_timer = Some(ctx.run_later(delay, |act, ctx| {
             act.expiry_timer = None;
             act.on_expiry(ctx);
@@ -178,7 +210,7 @@ impl RefresherActor {
         let next_refresh = self
             .spec
             .policy
-            .refresh_at(now, credentials.expiry(), &*self.injected.random);
+            .refresh_after_success(now, credentials.expiry(), &*self.injected.random);
         let mut events = vec![RefreshEventKind::Refreshed {
             expiry: credentials.expiry(),
         }];
@@ -201,13 +233,20 @@ impl RefresherActor {
             next_refresh = %format_rfc3339(next_refresh),
             "credentials refreshed"
         );
-        // A chain shows the source it chose.
-        let source = match self.spec.source.resolved_name() {
-            Some(name) if *previous.source != *name => Arc::from(name),
-            _ => previous.source.clone(),
-        };
+        // A chain's choice is a field (and series) of its own: the source
+        // name, and so every metric label, stays the configured one.
+        let resolved_source = self.spec.source.resolved_name();
+        if let Some(chosen) = resolved_source.filter(|&c| previous.resolved_source != Some(c)) {
+            tracing::info!(
+                role = %self.spec.name,
+                source = self.spec.source.name(),
+                chosen,
+                "credentials chain chose a source"
+            );
+            self.metrics.chain_choice(previous.resolved_source, chosen);
+        }
         let snapshot = Snapshot {
-            source,
+            resolved_source: resolved_source.or(previous.resolved_source),
             credentials: Some(credentials),
             state: CredentialsState::Fresh,
             last_success: Some(now),
@@ -299,7 +338,8 @@ impl RefresherActor {
         let mut snapshot = (*self.shared().snapshot.load_full()).clone();
         match self.apply_expiry(&mut snapshot, now) {
             Some(event) => self.commit(snapshot, false, &[event], ctx),
-            // Not expired yet (the timer may fire a hair early): check again.
+            // Not expired yet (a slice ended, or the timer fired a hair
+            // early): check again.
             None => self.schedule_expiry_check(ctx),
         }
     }

@@ -116,7 +116,7 @@ impl RefresherBuilder {
         let mut specs = Vec::with_capacity(self.roles.len());
         for (name, source, policy) in self.roles {
             let policy = policy.unwrap_or_else(|| self.policy.clone());
-            specs.push(RoleSpec::checked(&mut names, name, source, policy)?);
+            specs.push(RoleSpec::checked(&mut names, name, source, policy, self.clock.clone())?);
         }
         let injected = ClockAndRandom {
             clock: self.clock,
@@ -207,7 +207,9 @@ enum Mode {
 /// [`CredentialsHandle`]s.
 ///
 /// Dropping it shuts it down (see [`shutdown`](Self::shutdown)). Handles
-/// outlive it and keep serving the last credentials it published.
+/// outlive it and keep the last credentials it published, marked
+/// [stopped](crate::Snapshot::is_stopped): usable until they expire, never
+/// after.
 pub struct Refresher {
     supervisor: Addr<Supervisor>,
     mode: Mutex<Option<Mode>>,
@@ -302,7 +304,13 @@ impl Refresher {
         }
         let mut roles = lock(&self.roles);
         let mut names = roles.keys().cloned().collect();
-        let spec = RoleSpec::checked(&mut names, name.into(), Arc::new(source), policy)?;
+        let spec = RoleSpec::checked(
+            &mut names,
+            name.into(),
+            Arc::new(source),
+            policy,
+            self.injected.clock.clone(),
+        )?;
         let handle = CredentialsHandle::new(spec.shared.clone());
         roles.insert(spec.name.clone(), handle.clone());
         self.supervisor.do_send(AddRole(spec));
@@ -310,7 +318,11 @@ impl Refresher {
     }
 
     /// Stops refreshing role `name`. Its handles keep the last credentials
-    /// published. Returns whether the role existed.
+    /// published, and shortly after (once the supervisor has stopped the
+    /// role's actor) say [stopped](crate::Snapshot::is_stopped): waiters
+    /// get [`WaitError::Stopped`](crate::WaitError::Stopped) and the
+    /// credentials stop being usable when they expire. Returns whether the
+    /// role existed.
     pub fn remove_role(&self, name: &str) -> bool {
         let removed = lock(&self.roles).remove(name);
         match removed {
@@ -324,8 +336,11 @@ impl Refresher {
 
     /// Stops every refresher. With [`RefresherBuilder::start`], stops the
     /// actor system and joins its thread (a short blocking wait); with
-    /// [`RefresherBuilder::start_local`], stops the supervisor. Handles keep
-    /// the last credentials. Idempotent; also done on drop.
+    /// [`RefresherBuilder::start_local`], stops the supervisor (and, as
+    /// soon as the actor system runs again, every actor). Handles keep
+    /// the last credentials, marked [stopped](crate::Snapshot::is_stopped)
+    /// (at once with `start`, when the thread has been joined).
+    /// Idempotent; also done on drop.
     pub fn shutdown(&self) {
         let Some(mode) = lock(&self.mode).take() else {
             return;

@@ -13,22 +13,41 @@ use crate::policy::RefreshPolicy;
 use crate::source::Source;
 
 /// What the supervisor needs to run one role.
+///
+/// Copies live in the message that adds the role, in the supervisor's
+/// table and in the role's actor. When the last one is dropped (role
+/// removed, supervisor and actors gone with the actor system), no actor of
+/// the role can publish any more, and the role's handles are told: see
+/// [`Snapshot::is_stopped`](crate::Snapshot::is_stopped).
 #[derive(Clone)]
 pub(super) struct RoleSpec {
     pub(super) name: Arc<str>,
     pub(super) source: Arc<dyn Source>,
     pub(super) policy: Arc<RefreshPolicy>,
     pub(super) shared: Arc<Shared>,
+    _running: Arc<StopOnDrop>,
+}
+
+/// Marks the role's handles stopped when dropped (with the last copy of
+/// its [`RoleSpec`]).
+struct StopOnDrop(Arc<Shared>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.mark_stopped();
+    }
 }
 
 impl RoleSpec {
     /// Checks the name (not empty, not in `names`) and the policy, records
     /// the name in `names`, and makes the role's shared state.
+    /// Its snapshots decide what has expired on `clock`.
     pub(super) fn checked(
         names: &mut HashSet<Arc<str>>,
         name: Arc<str>,
         source: Arc<dyn Source>,
         policy: RefreshPolicy,
+        clock: Arc<dyn Clock>,
     ) -> Result<Self, BuildError> {
         if name.trim().is_empty() {
             return Err(BuildError::EmptyRoleName);
@@ -37,11 +56,12 @@ impl RoleSpec {
             return Err(BuildError::DuplicateRole(name.to_string()));
         }
         policy.validate()?;
-        let shared = Shared::new(name.clone(), Arc::from(source.name()));
+        let shared = Shared::on_clock(name.clone(), Arc::from(source.name()), clock);
         Ok(Self {
             name,
             source,
             policy: Arc::new(policy),
+            _running: Arc::new(StopOnDrop(shared.clone())),
             shared,
         })
     }

@@ -6,6 +6,14 @@
 //! role was healthy. Lost: the backoff progress of a failure run (a
 //! restarted refresher fetches at once) and an in-flight fetch.
 //!
+//! # Restart backoff
+//! Restarts are spaced by the role's [backoff](crate::backoff::BackoffConfig)
+//! (1, 2, 4 … s up to its cap, jittered). The sequence starts over only
+//! after *healthy uptime*: the refresher that died had run for at least
+//! the backoff cap since its start and had published a successful refresh.
+//! A refresher that keeps dying, however long each run lasts, keeps being
+//! restarted at the cap.
+//!
 //! actix's own `Supervisor` restarts an actor that stops itself, but not one
 //! that panics (the actor is simply gone). Each refresher therefore carries
 //! a notice that tells this supervisor when it is dropped; a drop the
@@ -39,7 +47,12 @@ struct Child {
     id: u64,
     spec: RoleSpec,
     addr: Option<Addr<RefresherActor>>,
-    restart_backoff: Option<(Backoff, SystemTime)>,
+    restart_backoff: Option<Backoff>,
+    /// When the current incarnation started.
+    started_at: SystemTime,
+    /// The credentials generation when it started: a higher one later
+    /// means it published a successful refresh.
+    generation_at_start: u64,
 }
 
 pub(super) struct Supervisor {
@@ -61,8 +74,11 @@ impl Supervisor {
         let recipient = ctx.address().recipient();
         self.next_id += 1;
         let id = self.next_id;
+        let now = self.injected.clock.now();
         if let Some(child) = self.children.get_mut(role) {
             child.id = id;
+            child.started_at = now;
+            child.generation_at_start = child.spec.shared.snapshot.load().credentials_generation;
             let actor = RefresherActor::new(id, child.spec.clone(), self.injected.clone(), Some(recipient));
             child.addr = Some(actor.start());
         }
@@ -75,18 +91,19 @@ impl Supervisor {
             return Duration::ZERO;
         };
         let policy = child.spec.policy.backoff;
-        // A refresher that ran for longer than the backoff cap since its
-        // last restart starts a new backoff run.
-        let stale = match &child.restart_backoff {
-            Some((_, last)) => now.duration_since(*last).unwrap_or(Duration::ZERO) > policy.max,
-            None => true,
-        };
-        if stale {
-            child.restart_backoff = Some((Backoff::new(policy), now));
+        // Healthy uptime (see the module docs) starts a new backoff run.
+        // Measured from the start of the incarnation that died, not from
+        // the last restart decision, which would count the restart delay
+        // itself as uptime.
+        let uptime = now.duration_since(child.started_at).unwrap_or(Duration::ZERO);
+        let succeeded = child.spec.shared.snapshot.load().credentials_generation > child.generation_at_start;
+        if succeeded && uptime >= policy.max {
+            child.restart_backoff = None;
         }
-        let (backoff, last) = child.restart_backoff.as_mut().expect("set above");
-        *last = now;
-        backoff.next_delay(&*random)
+        child
+            .restart_backoff
+            .get_or_insert_with(|| Backoff::new(policy))
+            .next_delay(&*random)
     }
 }
 
@@ -122,6 +139,8 @@ impl Handler<AddRole> for Supervisor {
                 spec,
                 addr: None,
                 restart_backoff: None,
+                started_at: SystemTime::UNIX_EPOCH,
+                generation_at_start: 0,
             },
         );
         self.spawn_child(&role, ctx);

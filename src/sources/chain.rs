@@ -62,7 +62,7 @@ const NONE: usize = usize::MAX;
 /// metrics, which must stay fixed); the chosen source's name is logged once
 /// at `info` when chosen, returned by [`chosen`](Self::chosen) and by
 /// [`Source::resolved_name`], and shown by the role's
-/// [`Snapshot::source`](crate::Snapshot::source) after each success.
+/// [`Snapshot::resolved_source`](crate::Snapshot::resolved_source) after each success.
 ///
 /// ```no_run
 /// use credrefresh::{Refresher, sources::DefaultChain};

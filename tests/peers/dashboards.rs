@@ -43,9 +43,11 @@ use crate::common::prometheus::{
 
 const LIFETIME: Duration = Duration::from_secs(3);
 
-/// Fast retries, short extensions: refreshes every second or two.
+/// Fast retries, short extensions, no floor on the spacing of refreshes:
+/// refreshes every second or two.
 fn fast_policy() -> RefreshPolicy {
     RefreshPolicy::default()
+        .min_refresh_interval(Duration::ZERO)
         .backoff(
             BackoffConfig::default()
                 .initial(Duration::from_millis(250))

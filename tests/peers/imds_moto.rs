@@ -69,6 +69,7 @@ async fn default_chain_chooses_motos_imds_and_the_snapshot_says_so() {
         .await
         .expect("credentials from moto");
     assert_eq!(snapshot.credentials().unwrap().access_key_id(), "test-key");
-    assert_eq!(snapshot.source(), "imds");
+    assert_eq!(snapshot.source(), "chain");
+    assert_eq!(snapshot.resolved_source(), "imds");
     refresher.shutdown();
 }

@@ -422,6 +422,52 @@ fn an_invalidation_storm_causes_one_fetch() {
 }
 
 #[test]
+fn a_late_rejection_of_the_rotated_key_causes_no_fetch() {
+    run_paused(|| async {
+        let source = FakeSource::healthy(Some(HOUR));
+        let (b, clock) = builder(0.0);
+        let refresher = b.role("app", source.clone()).start_local().unwrap();
+        let handle = refresher.handle("app").unwrap();
+        let first = handle.wait_ready(Duration::from_secs(5)).await.unwrap();
+        let old = first.credentials().unwrap().clone();
+        let mut events = handle.subscribe();
+        // The scheduled rotation, at 2700 s.
+        next_event(&mut events, LONG, |k| matches!(k, RefreshEventKind::Refreshed { .. })).await;
+        assert_ne!(
+            handle.load().credentials().unwrap().access_key_id(),
+            old.access_key_id()
+        );
+        // Requests signed with the old key come back rejected after it.
+        handle.invalidate_key(old.access_key_id());
+        handle.invalidate_credentials(&old);
+        // No fetch for them: the next one is the normal schedule.
+        next_event(&mut events, LONG, |k| matches!(k, RefreshEventKind::Refreshed { .. })).await;
+        assert_eq!(since_t0(&clock).as_secs(), 2 * 2700);
+        assert_eq!(source.fetches(), 3);
+        // Nor anything published for them.
+        assert_eq!(handle.load().generation(), 3);
+    });
+}
+
+#[test]
+fn a_rejection_naming_the_current_key_refreshes_after_the_cooldown() {
+    run_paused(|| async {
+        let source = FakeSource::healthy(Some(HOUR));
+        let (b, clock) = builder(0.0);
+        let refresher = b.role("app", source.clone()).start_local().unwrap();
+        let handle = refresher.handle("app").unwrap();
+        let first = handle.wait_ready(Duration::from_secs(5)).await.unwrap();
+        let mut events = handle.subscribe();
+        handle.invalidate_key("ASIAUNKNOWNKEY00");
+        handle.invalidate_credentials(first.credentials().unwrap());
+        next_event(&mut events, LONG, |k| matches!(k, RefreshEventKind::Refreshed { .. })).await;
+        // Served after the invalidation cooldown (5 s after issue).
+        assert_eq!(since_t0(&clock).as_secs(), 5);
+        assert_eq!(source.fetches(), 2);
+    });
+}
+
+#[test]
 fn invalidation_during_a_failure_run_does_not_defeat_backoff() {
     run_paused(|| async {
         let source = FakeSource::new(
@@ -485,7 +531,10 @@ fn roles_are_added_and_removed_at_run_time() {
             })
             .await;
         }
+        // Its last event says it stopped; nothing after.
+        assert_eq!(second_events.try_recv().unwrap().kind, RefreshEventKind::Stopped);
         assert!(second_events.try_recv().is_err());
+        assert!(second.load().is_stopped());
         assert_eq!(second_source.fetches(), 1);
         assert_eq!(first.fetches(), 4);
         assert_eq!(second.load().credentials().unwrap().access_key_id(), "ASIAFAKE00000001");

@@ -127,7 +127,8 @@ fn time_dependent_gauges_are_computed_at_scrape_time() {
 fn failures_extensions_and_durations_are_counted_by_class() {
     run_paused(|| async {
         let (b, clock) = builder();
-        let policy = RefreshPolicy::default().backoff(
+        // 20 s credentials: no floor on the spacing of refreshes.
+        let policy = RefreshPolicy::default().min_refresh_interval(Duration::ZERO).backoff(
             BackoffConfig::default()
                 .initial(Duration::from_secs(1))
                 .multiplier(2.0)

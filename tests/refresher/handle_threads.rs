@@ -15,7 +15,9 @@ const WAIT: Duration = Duration::from_secs(20);
 
 #[test]
 fn tasks_of_a_multi_threaded_runtime_read_the_same_refreshed_credentials() {
+    // 1.5 s credentials: no floor on the spacing of refreshes.
     let refresher = Refresher::builder()
+        .policy(RefreshPolicy::default().min_refresh_interval(Duration::ZERO))
         .role("app", FakeSource::healthy(Some(Duration::from_millis(1500))))
         .start()
         .unwrap();

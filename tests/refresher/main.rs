@@ -8,7 +8,12 @@
 pub mod common;
 
 mod actor;
+mod chain_labels;
+mod clocks;
 mod collector;
 mod demo_server;
 mod handle_threads;
+mod restart_backoff;
+mod stopped;
 mod stress;
+mod wrong_clock;

@@ -15,9 +15,13 @@ use credrefresh::{RefreshPolicy, Refresher};
 use crate::common::fake::{FakeSource, secret_for};
 
 fn storm(readers: usize, refreshes: u64) {
-    // 4 ms credentials: a refresh every 2.5–3 ms.
+    // 4 ms credentials: a refresh every 2.5–3 ms (no floor on their spacing).
     let refresher = Refresher::builder()
-        .policy(RefreshPolicy::default().window_fraction(0.5))
+        .policy(
+            RefreshPolicy::default()
+                .window_fraction(0.5)
+                .min_refresh_interval(Duration::ZERO),
+        )
         .role("app", FakeSource::healthy(Some(Duration::from_millis(4))))
         .start()
         .unwrap();

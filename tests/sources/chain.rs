@@ -58,7 +58,7 @@ async fn environment_set_chooses_env() {
     assert_eq!(handle.load().source(), "chain");
     let snapshot = handle.wait_ready(WAIT).await.unwrap();
     assert_eq!(snapshot.credentials().unwrap().access_key_id(), "AKIDCHAINENV");
-    assert_eq!(snapshot.source(), "env");
+    assert_eq!(snapshot.resolved_source(), "env");
     assert_eq!(emulator.count(Call::ImdsToken), 0, "IMDS never asked");
 }
 
@@ -98,7 +98,7 @@ async fn container_set_chooses_ecs() {
     ]);
     let (_refresher, handle) = start(chain(&vars));
     let snapshot = handle.wait_ready(WAIT).await.unwrap();
-    assert_eq!(snapshot.source(), "ecs");
+    assert_eq!(snapshot.resolved_source(), "ecs");
     assert_eq!(
         snapshot.credentials().unwrap().access_key_id(),
         emulator.issued()[0].access_key_id
@@ -142,14 +142,14 @@ async fn sticks_to_imds_through_an_outage_and_chooses_again_when_env_goes_away()
         ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &emulator.imds_endpoint()),
     ]);
     let (_refresher, handle) = start(chain(&vars));
-    assert_eq!(handle.wait_ready(WAIT).await.unwrap().source(), "env");
+    assert_eq!(handle.wait_ready(WAIT).await.unwrap().resolved_source(), "env");
 
     // The variables go away: env is not loaded any more, the chain chooses IMDS.
     vars.lock()
         .unwrap()
         .retain(|k, _| !k.starts_with("AWS_ACCESS") && !k.starts_with("AWS_SECRET"));
     handle.invalidate();
-    let snapshot = handle.wait_for(WAIT, |s| s.source() == "imds").await.unwrap();
+    let snapshot = handle.wait_for(WAIT, |s| s.resolved_source() == "imds").await.unwrap();
     let key = snapshot.credentials().unwrap().access_key_id().to_string();
     assert_eq!(key, emulator.issued()[0].access_key_id);
 
@@ -160,11 +160,11 @@ async fn sticks_to_imds_through_an_outage_and_chooses_again_when_env_goes_away()
     let snapshot = handle.wait_for(WAIT, |s| s.consecutive_failures() > 0).await.unwrap();
     assert_eq!(snapshot.last_error_class(), Some(ErrorClass::Retryable));
     assert_eq!(snapshot.credentials().unwrap().access_key_id(), key);
-    assert_eq!(snapshot.source(), "imds");
+    assert_eq!(snapshot.resolved_source(), "imds");
     assert_eq!(snapshot.state(), CredentialsState::Fresh);
     emulator.set_outage(Call::ImdsCredentials, None);
     let snapshot = handle.wait_for(WAIT, |s| s.consecutive_failures() == 0).await.unwrap();
-    assert_eq!(snapshot.source(), "imds");
+    assert_eq!(snapshot.resolved_source(), "imds");
     let key = snapshot.credentials().unwrap().access_key_id().to_string();
 
     // IMDS disappears altogether (connections refused). While choosing that
@@ -176,7 +176,7 @@ async fn sticks_to_imds_through_an_outage_and_chooses_again_when_env_goes_away()
     assert_eq!(snapshot.last_error_class(), Some(ErrorClass::Retryable));
     assert!(snapshot.last_error().unwrap().message.contains("could not connect"));
     assert_eq!(snapshot.credentials().unwrap().access_key_id(), key);
-    assert_eq!(snapshot.source(), "imds");
+    assert_eq!(snapshot.resolved_source(), "imds");
 }
 
 fn web_identity_vars(emulator: &Emulator, token_file: &std::path::Path) -> Vars {
@@ -214,7 +214,7 @@ async fn web_identity_set_chooses_sts_before_the_container() {
     );
     let (_refresher, handle) = start(chain(&web_identity_vars(&emulator, &token)));
     let snapshot = handle.wait_ready(WAIT).await.unwrap();
-    assert_eq!(snapshot.source(), "sts");
+    assert_eq!(snapshot.resolved_source(), "sts");
     assert_eq!(
         snapshot.credentials().unwrap().access_key_id(),
         emulator.issued()[0].access_key_id
@@ -270,7 +270,8 @@ async fn a_metadata_service_slow_at_boot_is_retried_with_the_normal_backoff() {
     assert_eq!(class, ErrorClass::Timeout, "the IMDS step's class, retryable");
     // Retried after 100 ms, not at the cap.
     let snapshot = handle.wait_ready(Duration::from_secs(5)).await.unwrap();
-    assert_eq!(snapshot.source(), "imds");
+    assert_eq!(snapshot.source(), "chain");
+    assert_eq!(snapshot.resolved_source(), "imds");
     assert_eq!(emulator.issued().len(), 1);
     refresher.shutdown();
 }
