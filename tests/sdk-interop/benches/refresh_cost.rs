@@ -21,7 +21,7 @@
 //! ARN, session name, region) to the same emulator and keep their HTTP
 //! connection alive; a warm-up of a few refreshes each comes first.
 //! Each side makes `N` refreshes (2,000; 50 with `CREDREFRESH_BENCH_QUICK=1`
-//! or `--quick`), in four alternating chunks (ours, SDK, ours, SDK, ...) so
+//! or `--quick`), in 20 alternating chunks (ours, SDK, ours, SDK, ...) so
 //! a change in the machine's load affects both alike.
 //!
 //! Measured per refresh, whole process (every thread: the caller, the
@@ -92,7 +92,7 @@ const BASE_KEY: &str = "AKIAEMULATORBASEKEY0";
 const BASE_SECRET: &str = "emulator-base-secret-emulator-base-secr";
 const WAIT: Duration = Duration::from_secs(10);
 const WARM_UP: u64 = 10;
-const CHUNKS: u64 = 4;
+const CHUNKS: u64 = 20;
 
 // ---- CPU time of the whole process ----
 
