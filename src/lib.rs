@@ -48,11 +48,18 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "agent")]
+#[cfg_attr(docsrs, doc(cfg(feature = "agent")))]
+pub mod agent;
 pub mod backoff;
 pub mod clock;
 mod credentials;
 mod document;
 mod error;
+/// Fuzzing entry points: only under `cfg(fuzzing)` (set by `cargo fuzz`) and tests.
+#[cfg(any(fuzzing, test))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handle;
 pub mod metrics;
 pub mod policy;

@@ -18,7 +18,7 @@ mod chain;
 pub mod ecs;
 mod env;
 mod file;
-mod http;
+pub(crate) mod http;
 pub mod imds;
 mod lookup;
 pub mod process;

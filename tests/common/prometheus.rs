@@ -122,6 +122,15 @@ pub fn alert_names() -> BTreeSet<String> {
         .collect()
 }
 
+/// The alerts on the host agent's series (`credrefresh serve`): a library
+/// refresher alone never drives them.
+pub const AGENT_ALERTS: [&str; 2] = ["CredrefreshAgentServingUnavailable", "CredrefreshAgentRefusingClients"];
+
+/// Whether a dashboard expression reads the host agent's series.
+pub fn is_agent_expr(expr: &str) -> bool {
+    expr.contains("credrefresh_agent_")
+}
+
 /// Every `targets[].expr` of the dashboard, in panels and rows, with the
 /// panel's title.
 pub fn dashboard_exprs() -> Vec<(String, String)> {
@@ -406,11 +415,13 @@ impl Prometheus {
         state
     }
 
-    /// Waits until every expression of the dashboard returns data.
-    pub fn wait_dashboard_data(&self) {
+    /// Waits until every expression of the dashboard returns data: the
+    /// host agent's panels when `agent`, else every other panel.
+    pub fn wait_dashboard_data(&self, agent: bool) {
         poll("data for every dashboard expression", DEADLINE, || {
             let empty: Vec<_> = dashboard_exprs()
                 .into_iter()
+                .filter(|(_, expr)| is_agent_expr(expr) == agent)
                 .map(|(title, expr)| (title, as_grafana_sends(&expr)))
                 .filter(|(_, expr)| self.query(expr).is_empty())
                 .collect();

@@ -14,6 +14,10 @@
 #[path = "../common/mod.rs"]
 pub mod common;
 
+#[cfg(feature = "agent")]
+mod agent_clients;
+#[cfg(feature = "agent")]
+mod agent_dashboards;
 mod dashboards;
 mod dashboards_demo;
 mod ecs_botocore;

@@ -98,7 +98,7 @@ pub(crate) fn error_answer(
                 _ => ErrorClass::InvalidResponse,
             };
             let id = header_request_id
-                .map(|id| format!(" (request id {id})"))
+                .map(|id| format!(" (request id {})", shown_request_id(&id, secrets)))
                 .unwrap_or_default();
             SourceError::new(
                 class,
@@ -121,9 +121,34 @@ fn aws_error(call: Call, status: u16, e: AwsError, header_request_id: Option<Str
         message.push_str(&text);
     }
     if let Some(id) = e.request_id.or(header_request_id) {
-        message.push_str(&format!(" (request id {id})"));
+        message.push_str(&format!(" (request id {})", shown_request_id(&id, secrets)));
     }
     SourceError::new(class, message)
+}
+
+/// The shortest run of a secret's characters that counts as showing it.
+const SECRET_OVERLAP: usize = 16;
+
+/// A request id (already made printable and cut by `safe_request_id`) as
+/// shown in an error: [`REDACTED`](crate::REDACTED) whole when it holds a
+/// secret the request carried, is part of one, or shares
+/// [`SECRET_OVERLAP`] characters with one (an id cut at 64 characters can
+/// hold the start of a longer token). Found by fuzzing: a server echoing
+/// the session token as its `RequestId`.
+fn shown_request_id<'a>(id: &'a str, secrets: &[&str]) -> &'a str {
+    let shares = |secret: &str| {
+        secret.contains(id)
+            || id.contains(secret)
+            || secret
+                .as_bytes()
+                .windows(SECRET_OVERLAP)
+                .any(|w| id.as_bytes().windows(SECRET_OVERLAP).any(|x| x == w))
+    };
+    if secrets.iter().filter(|s| !s.is_empty()).any(|s| shares(s)) {
+        crate::REDACTED
+    } else {
+        id
+    }
 }
 
 #[cfg(test)]

@@ -67,14 +67,14 @@
 
 mod assume_role;
 mod base;
-mod classify;
+pub(crate) mod classify;
 mod config;
 mod region;
 mod request;
 mod session_token;
 mod validate;
 mod web_identity;
-mod xml;
+pub(crate) mod xml;
 
 pub use assume_role::{
     AssumeRoleBuilder, AssumeRoleSource, DEFAULT_DURATION, DEFAULT_SESSION_NAME_PREFIX, MAX_ROLE_DURATION, MIN_DURATION,
