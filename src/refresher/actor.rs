@@ -128,6 +128,13 @@ impl RefresherActor {
             ctx.cancel_future(timer);
         }
         let wait = at.duration_since(self.now()).unwrap_or(Duration::ZERO).min(budget);
+        if wait.is_zero() {
+            // Due now (an invalidation without cooldown, the first fetch): a
+            // zero-delay timer would still wait for the timer wheel's next
+            // 1 ms tick and cost the thread an extra sleep and wake-up.
+            self.start_fetch(ctx);
+            return;
+        }
         self.refresh_timer = Some(if wait > MAX_TIMER_SLICE {
             ctx.run_later(MAX_TIMER_SLICE, move |act, ctx| {
                 act.refresh_timer = None;

@@ -286,8 +286,12 @@ impl StsClient {
         // reqwest owns the body it sends: a copy that is wiped when reqwest
         // drops it (it may hold a web identity token or an MFA code).
         let body = bytes::Bytes::from_owner(Zeroizing::new(form.body.as_bytes().to_vec()));
-        let request = http::Request::from_parts(request.into_parts().0, body);
-        let request = reqwest::Request::try_from(request).map_err(|e| transport_error(&what, e))?;
+        // Built on the client's parsed URL: `reqwest::Request::try_from`
+        // would parse the URI again into a `Url` on every request.
+        let (parts, _) = request.into_parts();
+        let mut request = reqwest::Request::new(parts.method, self.url.clone());
+        *request.headers_mut() = parts.headers;
+        *request.body_mut() = Some(reqwest::Body::from(body));
         let response = self
             .http
             .execute(request)

@@ -1,0 +1,437 @@
+//! What one successful AssumeRole refresh costs: credrefresh's STS source
+//! through the refresher's actor and the publish, against the official AWS
+//! SDK for Rust's `aws_config::sts::AssumeRoleProvider`, both against the
+//! crate's emulator over loopback, in one run.
+//!
+//! - credrefresh: a `Refresher` with one role on an `AssumeRoleSource` and
+//!   no invalidation cooldown. The main thread calls `handle.invalidate()`
+//!   and waits for the role's `Refreshed` event (and the new credentials
+//!   generation on the handle) before the next one: each refresh is one
+//!   AssumeRole request, the parse, the snapshot publish and the event.
+//! - SDK: `AssumeRoleProvider::builder(..).build_from_provider(base)` with
+//!   static base keys, its `provide_credentials()` awaited in a loop on a
+//!   current-thread Tokio runtime. The provider does not cache (it sets
+//!   `IdentityCache::no_cache()` on its STS client), so every call is one
+//!   AssumeRole request. Plain HTTP (`aws_smithy_http_client`'s
+//!   `build_http()`), as for every client in this package.
+//!
+//! The emulator runs in a child process (this binary, started again with
+//! `CREDREFRESH_REFRESH_COST_EMULATOR=1`), so its CPU time and allocations
+//! are not counted for either side. Both sides send the same request (role
+//! ARN, session name, region) to the same emulator and keep their HTTP
+//! connection alive; a warm-up of a few refreshes each comes first.
+//! Each side makes `N` refreshes (2,000; 50 with `CREDREFRESH_BENCH_QUICK=1`
+//! or `--quick`), in 4 alternating chunks (ours, SDK, ours, SDK, ...) so
+//! a change in the machine's load affects both alike.
+//!
+//! Measured per refresh, whole process (every thread: the caller, the
+//! refresher's actor thread, the SDK's runtime, Tokio's blocking pool):
+//! - CPU µs: the sum over the process's threads of the run time in
+//!   `/proc/self/task/<tid>/schedstat` (nanoseconds); the table's footnote
+//!   checks the sum of both sides against `/proc/self/stat` utime+stime
+//!   (10 ms ticks, too coarse for one chunk) over the whole measured loop;
+//! - allocations and bytes: a counting global allocator (every thread;
+//!   `realloc` counts as one allocation of the new size);
+//! - wall µs: from the request to the credentials in hand.
+//!
+//! `cargo bench -p sdk-interop --bench refresh_cost` prints a markdown
+//! table and the ratio ours/SDK.
+
+// A benchmark measures wall time: the clock rule is for library decisions.
+#![allow(clippy::disallowed_methods)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::ProvideCredentials;
+use aws_smithy_async::rt::sleep::{SharedAsyncSleep, TokioSleep};
+use aws_smithy_async::time::SystemTimeSource;
+use credrefresh::sources::StaticSource;
+use credrefresh::sources::sts::AssumeRoleSource;
+use credrefresh::{CredentialsHandle, RefreshEventKind, RefreshPolicy, Refresher};
+
+// ---- allocation counting, every thread (bench-only; the libraries forbid unsafe) ----
+struct Counting;
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+static BYTES: AtomicU64 = AtomicU64::new(0);
+// SAFETY: forwards to the system allocator; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const EMULATOR_ENV: &str = "CREDREFRESH_REFRESH_COST_EMULATOR";
+const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/bench-role";
+const SESSION: &str = "bench-session";
+const REGION: &str = "us-east-1";
+const BASE_KEY: &str = "AKIAEMULATORBASEKEY0";
+const BASE_SECRET: &str = "emulator-base-secret-emulator-base-secr";
+const WAIT: Duration = Duration::from_secs(10);
+const WARM_UP: u64 = 10;
+const CHUNKS: u64 = 4;
+
+// ---- CPU time of the whole process ----
+
+/// Run time in nanoseconds of each live thread of this process.
+fn thread_run_times() -> HashMap<String, u64> {
+    let mut out = HashMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let path = task.path().join("schedstat");
+        if let Some(ns) = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        {
+            out.insert(task.file_name().to_string_lossy().into_owned(), ns);
+        }
+    }
+    out
+}
+
+/// This thread's ID, as named in `/proc/self/task`.
+fn current_tid() -> String {
+    std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|p| Some(p.file_name()?.to_string_lossy().into_owned()))
+        .unwrap_or_default()
+}
+
+/// utime + stime of the whole process (threads that ended included), in
+/// clock ticks.
+fn process_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name, which is in parentheses: state is
+    // field 3, utime 14 and stime 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    field(11) + field(12)
+}
+
+#[derive(Clone, Copy)]
+struct Mark {
+    ticks: u64,
+    allocations: u64,
+    bytes: u64,
+    at: Instant,
+}
+
+/// What a span of refreshes cost, summed over chunks.
+#[derive(Default)]
+struct Cost {
+    refreshes: u64,
+    cpu_ns: u64,
+    /// The part of `cpu_ns` spent on the thread making the refreshes.
+    caller_ns: u64,
+    ticks: u64,
+    allocations: u64,
+    bytes: u64,
+    wall: Duration,
+}
+
+struct Meter {
+    start_times: HashMap<String, u64>,
+    start: Mark,
+}
+
+impl Meter {
+    fn start() -> Self {
+        let start_times = thread_run_times();
+        let start = Mark {
+            ticks: process_ticks(),
+            allocations: ALLOCATIONS.load(Ordering::Relaxed),
+            bytes: BYTES.load(Ordering::Relaxed),
+            at: Instant::now(),
+        };
+        Self { start_times, start }
+    }
+
+    /// Adds what happened since `start` to `cost`. A thread that ended in
+    /// between loses its share of the schedstat sum (the ticks keep it).
+    fn stop(self, refreshes: u64, cost: &mut Cost) {
+        let at = Instant::now();
+        let allocations = ALLOCATIONS.load(Ordering::Relaxed);
+        let bytes = BYTES.load(Ordering::Relaxed);
+        let end_times = thread_run_times();
+        let ticks = process_ticks();
+        let delta = |tid: &String, ns: u64| ns.saturating_sub(self.start_times.get(tid).copied().unwrap_or(0));
+        let cpu_ns: u64 = end_times.iter().map(|(tid, ns)| delta(tid, *ns)).sum();
+        let caller = current_tid();
+        let caller_ns = end_times.get(&caller).map_or(0, |ns| delta(&caller, *ns));
+        cost.refreshes += refreshes;
+        cost.cpu_ns += cpu_ns;
+        cost.caller_ns += caller_ns;
+        cost.ticks += ticks - self.start.ticks;
+        cost.allocations += allocations - self.start.allocations;
+        cost.bytes += bytes - self.start.bytes;
+        cost.wall += at - self.start.at;
+    }
+}
+
+// ---- the emulator, in a child process ----
+
+/// Runs the emulator until stdin closes (the parent ended or dropped it).
+fn emulator_child() {
+    let emulator = credrefresh::testing::Emulator::start().expect("the emulator starts");
+    println!("{}", emulator.sts_endpoint());
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+    drop(emulator);
+}
+
+struct EmulatorProcess {
+    child: Child,
+    endpoint: String,
+}
+
+impl EmulatorProcess {
+    fn start() -> Self {
+        let exe = std::env::current_exe().expect("this bench's path");
+        let mut child = Command::new(exe)
+            .env(EMULATOR_ENV, "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the emulator process starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("its stdout"))
+            .read_line(&mut line)
+            .expect("the emulator's endpoint");
+        let endpoint = line.trim().to_string();
+        assert!(endpoint.starts_with("http://"), "the emulator printed `{endpoint}`");
+        Self { child, endpoint }
+    }
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        // Closing its stdin ends it.
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+// ---- credrefresh ----
+
+struct Ours {
+    refresher: Refresher,
+    handle: CredentialsHandle,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Ours {
+    fn new(endpoint: &str) -> Self {
+        let base = StaticSource::new(
+            credrefresh::Credentials::new(BASE_KEY, BASE_SECRET, SystemTime::UNIX_EPOCH).expect("base keys"),
+        );
+        let source = AssumeRoleSource::builder(ROLE_ARN, base)
+            .endpoint(endpoint)
+            .region(REGION)
+            .session_name(SESSION)
+            .build()
+            .expect("the source");
+        let refresher = Refresher::builder()
+            .policy(RefreshPolicy::default().invalidation_cooldown(Duration::ZERO))
+            .role("bench", source)
+            .start()
+            .expect("the refresher");
+        let handle = refresher.handle("bench").expect("the role");
+        let runtime = current_thread_runtime();
+        runtime
+            .block_on(handle.wait_ready(WAIT))
+            .expect("the first AssumeRole succeeds");
+        Self {
+            refresher,
+            handle,
+            runtime,
+        }
+    }
+
+    /// `n` refreshes, one after the other.
+    fn refresh(&self, n: u64) {
+        let handle = &self.handle;
+        let mut events = handle.subscribe();
+        self.runtime.block_on(async {
+            for _ in 0..n {
+                let before = handle.load().credentials_generation();
+                handle.invalidate();
+                loop {
+                    let event = tokio::time::timeout(WAIT, events.recv())
+                        .await
+                        .expect("a refresh event within 10 s")
+                        .expect("the event channel");
+                    match event.kind {
+                        RefreshEventKind::Refreshed { .. } if handle.load().credentials_generation() > before => break,
+                        RefreshEventKind::Failed { class, .. } => panic!("a refresh failed: {class:?}"),
+                        _ => {}
+                    }
+                }
+            }
+        });
+    }
+}
+
+// ---- the SDK ----
+
+struct Sdk {
+    provider: AssumeRoleProvider,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Sdk {
+    fn new(endpoint: &str) -> Self {
+        let runtime = current_thread_runtime();
+        let config = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(endpoint)
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .sleep_impl(SharedAsyncSleep::new(TokioSleep::new()))
+            .time_source(SystemTimeSource::new())
+            .build();
+        let base = aws_credential_types::Credentials::new(BASE_KEY, BASE_SECRET, None, None, "bench base keys");
+        let provider = runtime.block_on(
+            AssumeRoleProvider::builder(ROLE_ARN)
+                .session_name(SESSION)
+                .region(Region::new(REGION))
+                .configure(&config)
+                .build_from_provider(base),
+        );
+        Self { provider, runtime }
+    }
+
+    fn refresh(&self, n: u64) {
+        self.runtime.block_on(async {
+            for _ in 0..n {
+                let credentials = self
+                    .provider
+                    .provide_credentials()
+                    .await
+                    .expect("the SDK's AssumeRole succeeds");
+                assert!(credentials.access_key_id().starts_with("ASIA"));
+            }
+        });
+    }
+}
+
+fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime")
+}
+
+fn quick() -> bool {
+    std::env::var("CREDREFRESH_BENCH_QUICK").is_ok_and(|v| v != "0") || std::env::args().any(|a| a == "--quick")
+}
+
+fn row(name: &str, c: &Cost) {
+    let n = c.refreshes as f64;
+    println!(
+        "| {name} | {} | {:.0} | {:.0} | {:.0} | {:.1} | {:.0} |",
+        c.refreshes,
+        c.cpu_ns as f64 / 1e3 / n,
+        c.caller_ns as f64 / 1e3 / n,
+        c.allocations as f64 / n,
+        c.bytes as f64 / 1024.0 / n,
+        c.wall.as_secs_f64() * 1e6 / n,
+    );
+}
+
+fn main() {
+    if std::env::var_os(EMULATOR_ENV).is_some() {
+        emulator_child();
+        return;
+    }
+    // `cargo bench` runs every bench binary with `--bench`; `cargo test
+    // --benches` runs it without: then only check that it builds.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let n = if quick() { 50 } else { 2_000 };
+    // `CREDREFRESH_REFRESH_COST_CHUNKS`: how many alternating chunks.
+    let chunks = std::env::var("CREDREFRESH_REFRESH_COST_CHUNKS")
+        .ok()
+        .and_then(|c| c.parse::<u64>().ok())
+        .unwrap_or(CHUNKS)
+        .clamp(1, n);
+    let chunk = n / chunks;
+    let emulator = EmulatorProcess::start();
+    let ours = Ours::new(&emulator.endpoint);
+    let sdk = Sdk::new(&emulator.endpoint);
+    ours.refresh(WARM_UP);
+    sdk.refresh(WARM_UP);
+
+    // For a profiler: `CREDREFRESH_REFRESH_COST_ONLY=ours` (or `sdk`) makes
+    // the measured refreshes of one side only.
+    let only = std::env::var("CREDREFRESH_REFRESH_COST_ONLY").unwrap_or_default();
+    let (mut ours_cost, mut sdk_cost) = (Cost::default(), Cost::default());
+    let (mut whole, whole_meter) = (Cost::default(), Meter::start());
+    for i in 0..chunks {
+        let k = if i + 1 == chunks {
+            n - chunk * (chunks - 1)
+        } else {
+            chunk
+        };
+        if only != "sdk" {
+            let meter = Meter::start();
+            ours.refresh(k);
+            meter.stop(k, &mut ours_cost);
+        }
+        if only != "ours" {
+            let meter = Meter::start();
+            sdk.refresh(k);
+            meter.stop(k, &mut sdk_cost);
+        }
+    }
+
+    whole_meter.stop(0, &mut whole);
+    println!(
+        "| AssumeRole refresh, emulator on loopback (separate process) | refreshes | CPU µs/refresh | of which the calling thread | allocations/refresh | KiB allocated/refresh | wall µs/refresh |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    row("credrefresh: AssumeRoleSource, actor, publish, event", &ours_cost);
+    row("AWS SDK: aws_config::sts::AssumeRoleProvider, no cache", &sdk_cost);
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+    println!(
+        "| ratio credrefresh / SDK | | {:.2} | | {:.2} | {:.2} | {:.2} |",
+        ratio(ours_cost.cpu_ns as f64, sdk_cost.cpu_ns as f64),
+        ratio(ours_cost.allocations as f64, sdk_cost.allocations as f64),
+        ratio(ours_cost.bytes as f64, sdk_cost.bytes as f64),
+        ratio(ours_cost.wall.as_secs_f64(), sdk_cost.wall.as_secs_f64()),
+    );
+    println!();
+    println!(
+        "Cross-check over the whole measured loop (both sides): per-thread schedstat {:.0} ms, process utime+stime {} ms (10 ms ticks).",
+        (ours_cost.cpu_ns + sdk_cost.cpu_ns) as f64 / 1e6,
+        whole.ticks * 10,
+    );
+    ours.refresher.shutdown();
+    drop(emulator);
+}
