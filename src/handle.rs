@@ -2,8 +2,8 @@
 
 use std::fmt;
 use std::ops::Deref;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -15,7 +15,9 @@ use crate::error::{ErrorClass, WaitError};
 use crate::metrics::stats::RoleStats;
 
 /// How many refresh events a slow subscriber may fall behind before it
-/// misses some (it then sees `RecvError::Lagged`).
+/// misses some (it then sees `RecvError::Lagged`). The role's event
+/// channel, and its buffer of this many events, is made on the first
+/// [`CredentialsHandle::subscribe`]: a role nobody subscribes to costs none.
 pub const EVENT_CAPACITY: usize = 64;
 
 /// Whether the credentials in a snapshot can be used.
@@ -81,7 +83,8 @@ pub struct LastError {
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub(crate) role: Arc<str>,
-    pub(crate) source: Arc<str>,
+    /// A source's name is static: no allocation per role.
+    pub(crate) source: &'static str,
     /// For a source that picks among others (a chain): the one that
     /// produced the current credentials.
     pub(crate) resolved_source: Option<&'static str>,
@@ -106,12 +109,12 @@ pub struct Snapshot {
 impl Snapshot {
     /// No credentials yet, on the system clock.
     #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) fn empty(role: Arc<str>, source: Arc<str>) -> Self {
+    pub(crate) fn empty(role: Arc<str>, source: &'static str) -> Self {
         Self::empty_on(role, source, Arc::new(SystemClock))
     }
 
     /// No credentials yet, with `clock` deciding what has expired.
-    pub(crate) fn empty_on(role: Arc<str>, source: Arc<str>, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn empty_on(role: Arc<str>, source: &'static str, clock: Arc<dyn Clock>) -> Self {
         Self {
             role,
             source,
@@ -139,7 +142,7 @@ impl Snapshot {
     /// The configured source's name (`env`, `sts`, `imds`, `chain`, …): it
     /// never changes, and it is the `source` label of every metric.
     pub fn source(&self) -> &str {
-        &self.source
+        self.source
     }
 
     /// The source that produced the current credentials: for a source that
@@ -149,7 +152,7 @@ impl Snapshot {
     /// [`source`](Self::source). Also the `chosen` label of
     /// [`CHAIN_SOURCE`](crate::metrics::CHAIN_SOURCE).
     pub fn resolved_source(&self) -> &str {
-        self.resolved_source.unwrap_or(&self.source)
+        self.resolved_source.unwrap_or(self.source)
     }
 
     /// The current credentials, if any have been loaded. Check
@@ -295,7 +298,9 @@ pub struct RefreshEvent {
 /// State shared between a role's handles and its refresher actor.
 pub(crate) struct Shared {
     pub(crate) snapshot: ArcSwap<Snapshot>,
-    pub(crate) events: broadcast::Sender<RefreshEvent>,
+    /// Made on the first subscription (the buffer of [`EVENT_CAPACITY`]
+    /// events is most of a role's memory otherwise).
+    pub(crate) events: OnceLock<broadcast::Sender<RefreshEvent>>,
     pub(crate) published: watch::Sender<u64>,
     /// Wakes the actor: an invalidation arrived.
     pub(crate) invalidate: Notify,
@@ -310,15 +315,15 @@ pub(crate) struct Shared {
 impl Shared {
     /// A role's shared state on the system clock.
     #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) fn new(role: Arc<str>, source: Arc<str>) -> Arc<Self> {
+    pub(crate) fn new(role: Arc<str>, source: &'static str) -> Arc<Self> {
         Self::on_clock(role, source, Arc::new(SystemClock))
     }
 
     /// A role's shared state, its snapshots reading `clock`.
-    pub(crate) fn on_clock(role: Arc<str>, source: Arc<str>, clock: Arc<dyn Clock>) -> Arc<Self> {
+    pub(crate) fn on_clock(role: Arc<str>, source: &'static str, clock: Arc<dyn Clock>) -> Arc<Self> {
         Arc::new(Self {
             snapshot: ArcSwap::from_pointee(Snapshot::empty_on(role, source, clock)),
-            events: broadcast::channel(EVENT_CAPACITY).0,
+            events: OnceLock::new(),
             published: watch::channel(0).0,
             invalidate: Notify::new(),
             invalidated_generation: AtomicU64::new(0),
@@ -342,13 +347,16 @@ impl Shared {
         let role = next.role.clone();
         self.snapshot.store(Arc::new(next));
         self.published.send_replace(generation);
-        for kind in events {
-            // No subscribers is fine.
-            let _ = self.events.send(RefreshEvent {
-                role: role.clone(),
-                kind: kind.clone(),
-                generation,
-            });
+        // Never subscribed to: no channel, nothing to send.
+        if let Some(sender) = self.events.get() {
+            for kind in events {
+                // No subscribers any more is fine.
+                let _ = sender.send(RefreshEvent {
+                    role: role.clone(),
+                    kind: kind.clone(),
+                    generation,
+                });
+            }
         }
         generation
     }
@@ -509,8 +517,15 @@ impl CredentialsHandle {
 
     /// Refresh events of this role: refreshed, recovered, failed, extended,
     /// expired. Events sent before the call are not seen.
+    ///
+    /// The first call on a role makes its event channel (a buffer of
+    /// [`EVENT_CAPACITY`] events, a few KiB); roles never subscribed to
+    /// have none.
     pub fn subscribe(&self) -> broadcast::Receiver<RefreshEvent> {
-        self.shared.events.subscribe()
+        self.shared
+            .events
+            .get_or_init(|| broadcast::channel(EVENT_CAPACITY).0)
+            .subscribe()
     }
 
     /// Declares the current credentials bad (a service rejected them) and

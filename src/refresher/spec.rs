@@ -56,7 +56,7 @@ impl RoleSpec {
             return Err(BuildError::DuplicateRole(name.to_string()));
         }
         policy.validate()?;
-        let shared = Shared::on_clock(name.clone(), Arc::from(source.name()), clock);
+        let shared = Shared::on_clock(name.clone(), source.name(), clock);
         Ok(Self {
             name,
             source,
