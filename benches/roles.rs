@@ -10,6 +10,9 @@
 //! - **RSS**: resident set (`/proc/self/statm`) once ready, minus the one
 //!   before the roles were built (sources included);
 //! - **KiB/role**: that RSS over the number of roles;
+//! - **heap KiB/role**: live heap bytes (a counting global allocator) once
+//!   ready, minus those before, per role; **of which sources**: the part
+//!   that is the roles' names and sources, made before `start()`;
 //! - **idle CPU**: user + system time (`/proc/self/stat`) of the whole
 //!   process over `CREDREFRESH_BENCH_IDLE_SECS` seconds (5 by default)
 //!   after ready, as a share of one core. No refresh is due in that time:
@@ -22,6 +25,8 @@
 // A benchmark measures wall time: the clock rule is for library decisions.
 #![allow(clippy::disallowed_methods)]
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use credrefresh::sources::StaticSource;
@@ -33,6 +38,27 @@ const ROLE_ENV: &str = "CREDREFRESH_BENCH_ROLES";
 const PAGE: u64 = 4096;
 /// Clock ticks per second of `/proc/self/stat` (`USER_HZ`).
 const TICKS: f64 = 100.0;
+
+// ---- live heap bytes (bench-only; the library forbids unsafe) ----
+struct Counting;
+static LIVE: AtomicI64 = AtomicI64::new(0);
+// SAFETY: forwards to the system allocator; only counts the bytes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as i64, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as i64, Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn live() -> i64 {
+    LIVE.load(Ordering::Relaxed)
+}
 
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").expect("Linux /proc");
@@ -64,6 +90,7 @@ fn idle_secs() -> f64 {
 /// One size, in this process: prints its table row.
 fn measure(roles: usize) {
     let rss_before = rss_bytes();
+    let heap_before = live();
     let now = SystemTime::now();
     let mut builder = Refresher::builder();
     for i in 0..roles {
@@ -75,6 +102,7 @@ fn measure(roles: usize) {
             .unwrap();
         builder = builder.role(format!("role-{i}"), StaticSource::new(credentials));
     }
+    let sources = live() - heap_before;
     let started = Instant::now();
     let refresher = builder.start().unwrap();
     let handles = refresher.handles();
@@ -89,16 +117,19 @@ fn measure(roles: usize) {
     });
     let ready = started.elapsed();
     let rss = rss_bytes().saturating_sub(rss_before);
+    let heap = live() - heap_before;
     let idle = idle_secs();
     let ticks_before = cpu_ticks();
     let idle_started = Instant::now();
     std::thread::sleep(Duration::from_secs_f64(idle));
     let cpu = (cpu_ticks() - ticks_before) as f64 / TICKS / idle_started.elapsed().as_secs_f64();
     println!(
-        "| {roles} | {:.3} | {:.1} | {:.2} | {:.2} % |",
+        "| {roles} | {:.3} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} % |",
         ready.as_secs_f64(),
         rss as f64 / (1024.0 * 1024.0),
         rss as f64 / 1024.0 / roles as f64,
+        heap as f64 / 1024.0 / roles as f64,
+        sources as f64 / 1024.0 / roles as f64,
         cpu * 100.0
     );
     drop(handles);
@@ -116,10 +147,10 @@ fn main() {
     let sizes: &[usize] = if quick { &SIZES[..1] } else { &SIZES };
     println!();
     println!(
-        "| roles | ready (s) | RSS (MiB) | KiB/role | idle CPU over {} s (one core) |",
+        "| roles | ready (s) | RSS (MiB) | KiB/role | heap KiB/role | of which sources | idle CPU over {} s (one core) |",
         idle_secs()
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     let exe = std::env::current_exe().expect("own path");
     for &roles in sizes {
         let status = std::process::Command::new(&exe)

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
-use tokio::sync::{Notify, broadcast, watch};
+use tokio::sync::{Notify, broadcast};
 
 use crate::clock::{Clock, SystemClock};
 use crate::credentials::Credentials;
@@ -301,7 +301,9 @@ pub(crate) struct Shared {
     /// Made on the first subscription (the buffer of [`EVENT_CAPACITY`]
     /// events is most of a role's memory otherwise).
     pub(crate) events: OnceLock<broadcast::Sender<RefreshEvent>>,
-    pub(crate) published: watch::Sender<u64>,
+    /// Wakes [`CredentialsHandle::wait_for`] callers after each publish (a
+    /// `Notify` is a tenth of the size of a `watch` channel).
+    pub(crate) published: Notify,
     /// Wakes the actor: an invalidation arrived.
     pub(crate) invalidate: Notify,
     /// The highest generation a reader declared bad.
@@ -324,7 +326,7 @@ impl Shared {
         Arc::new(Self {
             snapshot: ArcSwap::from_pointee(Snapshot::empty_on(role, source, clock)),
             events: OnceLock::new(),
-            published: watch::channel(0).0,
+            published: Notify::new(),
             invalidate: Notify::new(),
             invalidated_generation: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
@@ -346,7 +348,7 @@ impl Shared {
         }
         let role = next.role.clone();
         self.snapshot.store(Arc::new(next));
-        self.published.send_replace(generation);
+        self.published.notify_waiters();
         // Never subscribed to: no channel, nothing to send.
         if let Some(sender) = self.events.get() {
             for kind in events {
@@ -492,9 +494,12 @@ impl CredentialsHandle {
         timeout: Duration,
         mut condition: impl FnMut(&Snapshot) -> bool,
     ) -> Result<Arc<Snapshot>, WaitError> {
-        let mut published = self.shared.published.subscribe();
         let wait = async {
             loop {
+                // Registered before the snapshot is read: a publish after
+                // the read wakes it (`notify_waiters` completes every
+                // `Notified` made before it), so none is missed.
+                let published = self.shared.published.notified();
                 let snapshot = self.load_full();
                 if condition(&snapshot) {
                     return Ok(snapshot);
@@ -502,9 +507,7 @@ impl CredentialsHandle {
                 if snapshot.stopped {
                     return Err(WaitError::Stopped);
                 }
-                if published.changed().await.is_err() {
-                    return Err(WaitError::Stopped);
-                }
+                published.await;
             }
         };
         match tokio::time::timeout(timeout, wait).await {

@@ -68,7 +68,8 @@ pub(super) struct RefresherActor {
     spec: RoleSpec,
     injected: ClockAndRandom,
     metrics: RoleMetrics,
-    backoff: Option<Backoff>,
+    /// Boxed: only a failing role has one (it is most of the actor's size).
+    backoff: Option<Box<Backoff>>,
     refresh_timer: Option<SpawnHandle>,
     expiry_timer: Option<SpawnHandle>,
     in_flight: bool,
@@ -260,7 +261,7 @@ impl RefresherActor {
         let random = &*self.injected.random;
         let delay = if class.retry_can_help() {
             self.backoff
-                .get_or_insert_with(|| Backoff::new(policy.backoff))
+                .get_or_insert_with(|| Box::new(Backoff::new(policy.backoff)))
                 .next_delay(random)
         } else {
             policy.backoff.capped_delay(random)
