@@ -208,7 +208,7 @@ mod tests {
 
     #[test]
     fn role_metrics_count_into_the_shared_stats() {
-        let shared = Shared::new("app".into(), "static".into());
+        let shared = Shared::new("app".into(), "static");
         let m = RoleMetrics::new(shared.clone());
         m.attempt(None, Duration::from_millis(3));
         m.attempt(Some(ErrorClass::Throttled), Duration::from_secs(2));
