@@ -201,10 +201,18 @@ impl RefresherActor {
     fn on_success(&mut self, credentials: Credentials, took: Duration, ctx: &mut Context<Self>) {
         let now = self.now();
         let previous = self.shared().snapshot.load_full();
-        let next_refresh = self
-            .spec
-            .policy
-            .refresh_after_success(now, credentials.expiry(), &*self.injected.random);
+        // The first credentials of this refresher, or the first after
+        // failures: spread over the steady state of the refresh cycle, so
+        // that refreshers started (or recovered) together do not refresh
+        // together (see `RefreshPolicy::first_refresh_at`).
+        let first = previous.credentials.is_none() || previous.consecutive_failures > 0;
+        let policy = &self.spec.policy;
+        let random = &*self.injected.random;
+        let next_refresh = if first {
+            policy.first_refresh_after_success(now, credentials.expiry(), random)
+        } else {
+            policy.refresh_after_success(now, credentials.expiry(), random)
+        };
         let mut events = vec![RefreshEventKind::Refreshed {
             expiry: credentials.expiry(),
         }];

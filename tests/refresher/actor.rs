@@ -61,16 +61,49 @@ fn refreshes_on_schedule_ahead_of_expiry() {
 #[test]
 fn jitter_moves_the_refresh_earlier_within_the_window() {
     run_paused(|| async {
-        let (b, _clock) = builder(0.5);
+        let (b, clock) = builder(0.5);
         let refresher = b.role("app", FakeSource::healthy(Some(HOUR))).start_local().unwrap();
-        let snap = refresher
-            .handle("app")
-            .unwrap()
-            .wait_ready(Duration::from_secs(5))
-            .await
-            .unwrap();
-        // 900 s window + 0.5 × 0.5 × 900 s of jitter.
-        assert_eq!(snap.next_refresh(), Some(t0() + Duration::from_secs(3600 - 900 - 225)));
+        let handle = refresher.handle("app").unwrap();
+        let snap = handle.wait_ready(Duration::from_secs(5)).await.unwrap();
+        let mut events = handle.subscribe();
+        // The first refresh is spread over the steady state of the cycle
+        // (`first_refresh_after_success`), earlier than `refresh_at`.
+        let policy = RefreshPolicy::default();
+        let half = FixedRandom::new(0.5);
+        let first = policy.first_refresh_after_success(t0(), Some(t0() + HOUR), &half);
+        assert_eq!(snap.next_refresh(), Some(first));
+        assert!(first < policy.refresh_at(t0(), Some(t0() + HOUR), &half));
+        // Later ones: 900 s window + 0.5 × 0.5 × 900 s of jitter before expiry.
+        next_event(&mut events, LONG, |k| matches!(k, RefreshEventKind::Refreshed { .. })).await;
+        let refreshed = clock.now();
+        assert_eq!(refreshed, first);
+        assert_eq!(
+            handle.load().next_refresh(),
+            Some(refreshed + Duration::from_secs(3600 - 900 - 225))
+        );
+    });
+}
+
+#[test]
+fn the_first_refresh_after_a_recovery_is_spread_too() {
+    run_paused(|| async {
+        let source = FakeSource::new(
+            [Step::Ok(Some(HOUR)), Step::Fail(ErrorClass::Throttled)],
+            Step::Ok(Some(HOUR)),
+        );
+        let (b, clock) = builder(0.5);
+        let refresher = b.role("app", source).start_local().unwrap();
+        let handle = refresher.handle("app").unwrap();
+        let mut events = handle.subscribe();
+        handle.wait_ready(Duration::from_secs(5)).await.unwrap();
+        next_event(&mut events, LONG, |k| matches!(k, RefreshEventKind::Recovered { .. })).await;
+        let policy = RefreshPolicy::default();
+        let half = FixedRandom::new(0.5);
+        let now = clock.now();
+        assert_eq!(
+            handle.load().next_refresh(),
+            Some(policy.first_refresh_after_success(now, Some(now + HOUR), &half))
+        );
     });
 }
 
