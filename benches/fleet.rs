@@ -32,8 +32,8 @@
 //!
 //! Run: `cargo bench --bench fleet` (100,000 processes, 24 h) or
 //! `CREDREFRESH_BENCH_QUICK=1 cargo bench --bench fleet` / `-- --quick`
-//! (2,000 processes, 6 h). Extra settings: `CREDREFRESH_FLEET_PROCESSES`,
-//! `CREDREFRESH_FLEET_ROLES`. Prints a markdown table; the full run writes
+//! (2,000 processes, 6 h; also under `cargo test --benches`). Extra
+//! settings: `CREDREFRESH_FLEET_PROCESSES`, `CREDREFRESH_FLEET_ROLES`. Prints a markdown table; the full run writes
 //! it to `benches/results/fleet.md` with a chart in
 //! `benches/results/fleet.png`, the quick run to the temporary directory.
 
@@ -735,8 +735,11 @@ fn env_usize(name: &str) -> Option<usize> {
 }
 
 fn main() {
-    let quick =
-        std::env::var("CREDREFRESH_BENCH_QUICK").is_ok_and(|v| v != "0") || std::env::args().any(|a| a == "--quick");
+    // `cargo test --benches` runs this without `--bench`: quick too, so
+    // that it neither takes minutes nor rewrites the committed results.
+    let quick = std::env::var("CREDREFRESH_BENCH_QUICK").is_ok_and(|v| v != "0")
+        || std::env::args().any(|a| a == "--quick")
+        || !std::env::args().any(|a| a == "--bench");
     let hours: u64 = if quick { 6 } else { 24 };
     let roles = env_usize("CREDREFRESH_FLEET_ROLES").unwrap_or(1).clamp(1, 64);
     let cfg = Config {

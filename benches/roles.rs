@@ -143,7 +143,8 @@ fn main() {
     }
     // `cargo bench` passes `--bench`; `cargo test --benches` does not and
     // gets the quick run, so the bench cannot rot.
-    let quick = std::env::var_os("CREDREFRESH_BENCH_QUICK").is_some() || !std::env::args().any(|a| a == "--bench");
+    let quick =
+        std::env::var("CREDREFRESH_BENCH_QUICK").is_ok_and(|v| v != "0") || !std::env::args().any(|a| a == "--bench");
     let sizes: &[usize] = if quick { &SIZES[..1] } else { &SIZES };
     println!();
     println!(
