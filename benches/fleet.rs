@@ -33,9 +33,10 @@
 //! Run: `cargo bench --bench fleet` (100,000 processes, 24 h) or
 //! `CREDREFRESH_BENCH_QUICK=1 cargo bench --bench fleet` / `-- --quick`
 //! (2,000 processes, 6 h; also under `cargo test --benches`). Extra
-//! settings: `CREDREFRESH_FLEET_PROCESSES`, `CREDREFRESH_FLEET_ROLES`. Prints a markdown table; the full run writes
-//! it to `benches/results/fleet.md` with a chart in
-//! `benches/results/fleet.png`, the quick run to the temporary directory.
+//! settings: `CREDREFRESH_FLEET_PROCESSES`, `CREDREFRESH_FLEET_ROLES`.
+//! Prints a markdown table; the full run writes it to
+//! `benches/results/fleet.md` with a chart in `benches/results/fleet.png`,
+//! the quick run to the temporary directory.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
