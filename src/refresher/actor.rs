@@ -71,6 +71,8 @@ pub(super) struct RefresherActor {
     /// Boxed: only a failing role has one (it is most of the actor's size).
     backoff: Option<Box<Backoff>>,
     refresh_timer: Option<SpawnHandle>,
+    /// When the planned refresh is due (wall clock), until it starts.
+    refresh_due: Option<SystemTime>,
     expiry_timer: Option<SpawnHandle>,
     in_flight: bool,
     invalidations_seen: u64,
@@ -97,6 +99,7 @@ impl RefresherActor {
             metrics,
             backoff: None,
             refresh_timer: None,
+            refresh_due: None,
             expiry_timer: None,
             in_flight: false,
             invalidations_seen,
@@ -119,7 +122,11 @@ impl RefresherActor {
     /// delays it (a backoff delay stays a delay).
     fn schedule_refresh(&mut self, at: SystemTime, ctx: &mut Context<Self>) {
         let delay = at.duration_since(self.now()).unwrap_or(Duration::ZERO);
+        self.refresh_due = Some(at);
         self.plan_refresh(at, delay, ctx);
+        // A refresh now due before the expiry makes the expiry check
+        // unneeded until it starts, one due after it makes it needed.
+        self.schedule_expiry_check(ctx);
     }
 
     /// As [`schedule_refresh`](Self::schedule_refresh), with `budget` of
@@ -153,6 +160,14 @@ impl RefresherActor {
         let Some(expiry) = snapshot.credentials().and_then(|c| c.expiry()) else {
             return;
         };
+        // A refresh is planned before the expiry and none is in flight: it
+        // starts first, and `start_fetch` plans the check then. One timer
+        // per healthy role, not two (memory, and wake-ups of idle roles).
+        // A jump of the wall clock past the expiry ends the refresh's slice
+        // early, so the check still comes within one slice.
+        if !self.in_flight && self.refresh_due.is_some_and(|at| at < expiry) {
+            return;
+        }
         // At most one slice: `on_expiry` checks the wall clock and, if the
         // credentials have not expired yet, plans the next check.
         let delay = expiry
@@ -170,6 +185,9 @@ impl RefresherActor {
             return;
         }
         self.in_flight = true;
+        self.refresh_due = None;
+        // The fetch may outlast the credentials: check their expiry.
+        self.schedule_expiry_check(ctx);
         let source = self.spec.source.clone();
         let fetch_ctx = FetchContext::new(self.spec.name.clone(), self.injected.clock.clone());
         let timeout = self.spec.policy.fetch_timeout;

@@ -365,6 +365,37 @@ fn a_hung_source_times_out_and_readers_never_wait() {
     });
 }
 
+/// A healthy role keeps one timer (its refresh, due before the expiry);
+/// the expiry check is planned when the fetch starts, so credentials
+/// expiring during a hung fetch are still extended at their expiry.
+#[test]
+fn credentials_expiring_during_a_hung_fetch_are_extended_at_their_expiry() {
+    run_paused(|| async {
+        let lifetime = Duration::from_secs(100);
+        let source = FakeSource::new([Step::Ok(Some(lifetime)), Step::Hang], Step::Ok(Some(HOUR)));
+        let (b, clock) = builder(0.0);
+        let refresher = b
+            .policy(RefreshPolicy::default().fetch_timeout(Duration::from_secs(60)))
+            .role("app", source)
+            .start_local()
+            .unwrap();
+        let handle = refresher.handle("app").unwrap();
+        let first = handle.wait_ready(Duration::from_secs(5)).await.unwrap();
+        // 100 s lifetime: window 25 s, no jitter → refresh at 75 s, which
+        // hangs until the 60 s timeout, past the expiry at 100 s.
+        assert_eq!(first.next_refresh(), Some(t0() + Duration::from_secs(75)));
+        let mut events = handle.subscribe();
+        let ev = next_event(&mut events, LONG, |k| {
+            matches!(k, RefreshEventKind::Extended { .. } | RefreshEventKind::Failed { .. })
+        })
+        .await;
+        assert!(matches!(ev.kind, RefreshEventKind::Extended { .. }), "{ev:?}");
+        assert_eq!(since_t0(&clock), lifetime);
+        assert_eq!(handle.load().state(), CredentialsState::Extended);
+        next_event(&mut events, LONG, |k| matches!(k, RefreshEventKind::Recovered { .. })).await;
+    });
+}
+
 #[test]
 fn a_panicking_refresher_is_restarted_on_the_same_handle() {
     run_paused(|| async {
