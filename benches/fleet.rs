@@ -21,18 +21,22 @@
 //!   after `Backoff::next_delay` (throttling is retryable); credentials that
 //!   expire while refreshes fail are extended with `extend` (counted; STS
 //!   credentials stay refused once expired, so that time counts as failing).
-//!   "Proposed": the refresh after the first fetch and after a recovery at
-//!   `first_refresh_at`, and the backoff of [`proposed_backoff`].
+//!   "Before": every refresh at `refresh_at`. "Now" (what the actor does):
+//!   the refresh after the first fetch and after a recovery at
+//!   `first_refresh_at`. "Proposed backoff": that, and the backoff of
+//!   [`proposed_backoff`]. The backoff sweep also tries a lifetime-aware
+//!   retry (see `retry_spread` in [`Model`]).
 //! - Rust SDK (aws-config 1.13 lazy cache) and botocore: see [`Model`]. Their
 //!   STS clients' own retries (3 attempts in standard mode) are not
 //!   modelled: their figures are lower bounds.
 //!
 //! Run: `cargo bench --bench fleet` (100,000 processes, 24 h) or
 //! `CREDREFRESH_BENCH_QUICK=1 cargo bench --bench fleet` / `-- --quick`
-//! (2,000 processes, 6 h). Extra settings: `CREDREFRESH_FLEET_PROCESSES`,
-//! `CREDREFRESH_FLEET_ROLES`. Prints a markdown table; the full run writes
-//! it to `benches/results/fleet.md` with a chart in
-//! `benches/results/fleet.png`, the quick run to the temporary directory.
+//! (2,000 processes, 6 h; also under `cargo test --benches`). Extra
+//! settings: `CREDREFRESH_FLEET_PROCESSES`, `CREDREFRESH_FLEET_ROLES`.
+//! Prints a markdown table; the full run writes it to
+//! `benches/results/fleet.md` with a chart in `benches/results/fleet.png`,
+//! the quick run to the temporary directory.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -120,6 +124,12 @@ enum Model {
         /// Proposed: draw the refresh after the first fetch (and after a
         /// recovery) from the fleet's steady-state distribution.
         spread_first: bool,
+        /// Lifetime-aware retry: after a failure while the last good
+        /// credentials are still valid with `remaining` left, retry no
+        /// sooner than the backoff delay nor than `u × remaining × k`
+        /// (`Some(k)`, u uniform in [0, 1)); expired (extended) credentials
+        /// retry on the backoff alone.
+        retry_spread: Option<f64>,
     },
     /// aws-config 1.13 lazy identity cache: refresh inside the first request
     /// at or after `expiry − (10 s + 0–5 s)`; a failed load fails the request
@@ -320,13 +330,22 @@ impl Fleet<'_> {
             } else {
                 role.streak_since.get_or_insert(t);
                 match &v.model {
-                    Model::Credrefresh { backoff, .. } => {
+                    Model::Credrefresh {
+                        backoff, retry_spread, ..
+                    } => {
                         // Throttling: retrying can help, so the backoff sequence.
                         let delay = role
                             .backoff
                             .get_or_insert_with(|| Backoff::new(*backoff))
                             .next_delay(&role.rng);
-                        t + (delay.as_millis() as Ms).max(1)
+                        let delay = delay.as_millis() as Ms;
+                        let spread = match retry_spread {
+                            Some(k) if role.real_expiry > t => {
+                                (role.rng.unit() * (role.real_expiry - t) as f64 * k) as Ms
+                            }
+                            _ => 0,
+                        };
+                        t + delay.max(spread).max(1)
                     }
                     Model::RustSdk => {
                         role.broken_since.get_or_insert(t);
@@ -717,8 +736,11 @@ fn env_usize(name: &str) -> Option<usize> {
 }
 
 fn main() {
-    let quick =
-        std::env::var("CREDREFRESH_BENCH_QUICK").is_ok_and(|v| v != "0") || std::env::args().any(|a| a == "--quick");
+    // `cargo test --benches` runs this without `--bench`: quick too, so
+    // that it neither takes minutes nor rewrites the committed results.
+    let quick = std::env::var("CREDREFRESH_BENCH_QUICK").is_ok_and(|v| v != "0")
+        || std::env::args().any(|a| a == "--quick")
+        || !std::env::args().any(|a| a == "--bench");
     let hours: u64 = if quick { 6 } else { 24 };
     let roles = env_usize("CREDREFRESH_FLEET_ROLES").unwrap_or(1).clamp(1, 64);
     let cfg = Config {
@@ -750,12 +772,14 @@ fn main() {
             policy: RefreshPolicy::default().backoff(backoff),
             backoff,
             spread_first,
+            retry_spread: None,
         },
         per_host,
     };
     let variants = [
-        cr("credrefresh (current)", current, false, 1),
-        cr("credrefresh (proposed)", proposed, true, 1),
+        cr("credrefresh (before: first refresh not spread)", current, false, 1),
+        cr("credrefresh (now: first refresh spread)", current, true, 1),
+        cr("credrefresh (proposed backoff)", proposed, true, 1),
         Variant {
             name: "Rust SDK (lazy)".into(),
             model: Model::RustSdk,
@@ -766,8 +790,9 @@ fn main() {
             model: Model::Botocore,
             per_host: 1,
         },
-        cr("host agent (current)", current, false, PROCESSES_PER_HOST),
-        cr("host agent (proposed)", proposed, true, PROCESSES_PER_HOST),
+        cr("host agent (before)", current, false, PROCESSES_PER_HOST),
+        cr("host agent (now)", current, true, PROCESSES_PER_HOST),
+        cr("host agent (proposed backoff)", proposed, true, PROCESSES_PER_HOST),
     ];
     // The simulator's own running time, reported with the table; simulated
     // time never comes from a clock.
@@ -788,7 +813,7 @@ fn main() {
         })
         .collect();
     let mut md = report(&cfg, &rows);
-    md.push_str(&sweep(&cfg, &fleet, rows[0].steady_mean(&cfg)));
+    md.push_str(&sweep(&cfg, &fleet, rows[1].steady_mean(&cfg)));
     let _ = writeln!(
         md,
         "\nSimulated in {:.1} s ({} mode).",
@@ -830,12 +855,16 @@ fn proposed_backoff() -> BackoffConfig {
 /// backoff shapes: the recovery peak against how long recovery takes.
 fn sweep(cfg: &Config, fleet: &Fleet<'_>, steady_mean: f64) -> String {
     let shapes = [
-        (1, 2.0, 120, "1 s ×2 → 120 s (current default)"),
-        (1, 2.0, 600, "1 s ×2 → 600 s"),
-        (1, 10.0, 300, "1 s ×10 → 300 s"),
-        (1, 10.0, 600, "1 s ×10 → 600 s (proposed)"),
-        (1, 10.0, 1800, "1 s ×10 → 1800 s"),
-        (1, 30.0, 3600, "1 s ×30 → 3600 s"),
+        (1, 2.0, 120, None, "1 s ×2 → 120 s (current default)"),
+        (1, 2.0, 120, Some(1.0), "1 s ×2 → 120 s, lifetime-aware retry k = 1"),
+        (1, 2.0, 600, None, "1 s ×2 → 600 s"),
+        (1, 10.0, 300, None, "1 s ×10 → 300 s"),
+        (1, 10.0, 600, None, "1 s ×10 → 600 s (proposed)"),
+        (1, 10.0, 600, Some(0.5), "1 s ×10 → 600 s, lifetime-aware retry k = 0.5"),
+        (1, 10.0, 600, Some(1.0), "1 s ×10 → 600 s, lifetime-aware retry k = 1"),
+        (1, 10.0, 1800, None, "1 s ×10 → 1800 s"),
+        (1, 10.0, 1800, Some(1.0), "1 s ×10 → 1800 s, lifetime-aware retry k = 1"),
+        (1, 30.0, 3600, None, "1 s ×30 → 3600 s"),
     ];
     let (os, oe) = (cfg.outage_start, cfg.outage_start + OUTAGE_LEN);
     let mut md = String::new();
@@ -849,7 +878,7 @@ fn sweep(cfg: &Config, fleet: &Fleet<'_>, steady_mean: f64) -> String {
         "| backoff | outage peak /s | × mean | recovery peak /s | × mean | < quota | throttled in recovery | recovered after | failing role-hours |"
     );
     let _ = writeln!(md, "|---|---:|---:|---:|---:|:-:|---:|---:|---:|");
-    for (initial, multiplier, max, name) in shapes {
+    for (initial, multiplier, max, retry_spread, name) in shapes {
         let backoff = BackoffConfig::default()
             .initial(Duration::from_secs(initial))
             .multiplier(multiplier)
@@ -861,6 +890,7 @@ fn sweep(cfg: &Config, fleet: &Fleet<'_>, steady_mean: f64) -> String {
                 policy: RefreshPolicy::default().backoff(backoff),
                 backoff,
                 spread_first: true,
+                retry_spread,
             },
             per_host: 1,
         };

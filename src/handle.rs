@@ -2,12 +2,12 @@
 
 use std::fmt;
 use std::ops::Deref;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
-use tokio::sync::{Notify, broadcast, watch};
+use tokio::sync::{Notify, broadcast};
 
 use crate::clock::{Clock, SystemClock};
 use crate::credentials::Credentials;
@@ -15,7 +15,9 @@ use crate::error::{ErrorClass, WaitError};
 use crate::metrics::stats::RoleStats;
 
 /// How many refresh events a slow subscriber may fall behind before it
-/// misses some (it then sees `RecvError::Lagged`).
+/// misses some (it then sees `RecvError::Lagged`). The role's event
+/// channel, and its buffer of this many events, is made on the first
+/// [`CredentialsHandle::subscribe`]: a role nobody subscribes to costs none.
 pub const EVENT_CAPACITY: usize = 64;
 
 /// Whether the credentials in a snapshot can be used.
@@ -81,7 +83,8 @@ pub struct LastError {
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub(crate) role: Arc<str>,
-    pub(crate) source: Arc<str>,
+    /// A source's name is static: no allocation per role.
+    pub(crate) source: &'static str,
     /// For a source that picks among others (a chain): the one that
     /// produced the current credentials.
     pub(crate) resolved_source: Option<&'static str>,
@@ -106,12 +109,12 @@ pub struct Snapshot {
 impl Snapshot {
     /// No credentials yet, on the system clock.
     #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) fn empty(role: Arc<str>, source: Arc<str>) -> Self {
+    pub(crate) fn empty(role: Arc<str>, source: &'static str) -> Self {
         Self::empty_on(role, source, Arc::new(SystemClock))
     }
 
     /// No credentials yet, with `clock` deciding what has expired.
-    pub(crate) fn empty_on(role: Arc<str>, source: Arc<str>, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn empty_on(role: Arc<str>, source: &'static str, clock: Arc<dyn Clock>) -> Self {
         Self {
             role,
             source,
@@ -139,7 +142,7 @@ impl Snapshot {
     /// The configured source's name (`env`, `sts`, `imds`, `chain`, …): it
     /// never changes, and it is the `source` label of every metric.
     pub fn source(&self) -> &str {
-        &self.source
+        self.source
     }
 
     /// The source that produced the current credentials: for a source that
@@ -149,7 +152,7 @@ impl Snapshot {
     /// [`source`](Self::source). Also the `chosen` label of
     /// [`CHAIN_SOURCE`](crate::metrics::CHAIN_SOURCE).
     pub fn resolved_source(&self) -> &str {
-        self.resolved_source.unwrap_or(&self.source)
+        self.resolved_source.unwrap_or(self.source)
     }
 
     /// The current credentials, if any have been loaded. Check
@@ -295,8 +298,12 @@ pub struct RefreshEvent {
 /// State shared between a role's handles and its refresher actor.
 pub(crate) struct Shared {
     pub(crate) snapshot: ArcSwap<Snapshot>,
-    pub(crate) events: broadcast::Sender<RefreshEvent>,
-    pub(crate) published: watch::Sender<u64>,
+    /// Made on the first subscription (the buffer of [`EVENT_CAPACITY`]
+    /// events is most of a role's memory otherwise).
+    pub(crate) events: OnceLock<broadcast::Sender<RefreshEvent>>,
+    /// Wakes [`CredentialsHandle::wait_for`] callers after each publish (a
+    /// `Notify` is a tenth of the size of a `watch` channel).
+    pub(crate) published: Notify,
     /// Wakes the actor: an invalidation arrived.
     pub(crate) invalidate: Notify,
     /// The highest generation a reader declared bad.
@@ -310,16 +317,16 @@ pub(crate) struct Shared {
 impl Shared {
     /// A role's shared state on the system clock.
     #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) fn new(role: Arc<str>, source: Arc<str>) -> Arc<Self> {
+    pub(crate) fn new(role: Arc<str>, source: &'static str) -> Arc<Self> {
         Self::on_clock(role, source, Arc::new(SystemClock))
     }
 
     /// A role's shared state, its snapshots reading `clock`.
-    pub(crate) fn on_clock(role: Arc<str>, source: Arc<str>, clock: Arc<dyn Clock>) -> Arc<Self> {
+    pub(crate) fn on_clock(role: Arc<str>, source: &'static str, clock: Arc<dyn Clock>) -> Arc<Self> {
         Arc::new(Self {
             snapshot: ArcSwap::from_pointee(Snapshot::empty_on(role, source, clock)),
-            events: broadcast::channel(EVENT_CAPACITY).0,
-            published: watch::channel(0).0,
+            events: OnceLock::new(),
+            published: Notify::new(),
             invalidate: Notify::new(),
             invalidated_generation: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
@@ -341,14 +348,17 @@ impl Shared {
         }
         let role = next.role.clone();
         self.snapshot.store(Arc::new(next));
-        self.published.send_replace(generation);
-        for kind in events {
-            // No subscribers is fine.
-            let _ = self.events.send(RefreshEvent {
-                role: role.clone(),
-                kind: kind.clone(),
-                generation,
-            });
+        self.published.notify_waiters();
+        // Never subscribed to: no channel, nothing to send.
+        if let Some(sender) = self.events.get() {
+            for kind in events {
+                // No subscribers any more is fine.
+                let _ = sender.send(RefreshEvent {
+                    role: role.clone(),
+                    kind: kind.clone(),
+                    generation,
+                });
+            }
         }
         generation
     }
@@ -455,6 +465,17 @@ impl CredentialsHandle {
         self.shared.snapshot.load_full()
     }
 
+    /// A reader for one worker that keeps the snapshot it last read and
+    /// checks, on each read, only whether a newer one was published: for
+    /// hot loops that read on every request. See [`CachedReader`] for when
+    /// to prefer it and what it keeps alive.
+    pub fn cached_reader(&self) -> CachedReader {
+        CachedReader {
+            cache: arc_swap::cache::Cache::new(SnapshotCell(self.shared.clone())),
+            shared: self.shared.clone(),
+        }
+    }
+
     /// The role's name.
     pub fn role(&self) -> Arc<str> {
         self.shared.snapshot.load().role.clone()
@@ -484,9 +505,12 @@ impl CredentialsHandle {
         timeout: Duration,
         mut condition: impl FnMut(&Snapshot) -> bool,
     ) -> Result<Arc<Snapshot>, WaitError> {
-        let mut published = self.shared.published.subscribe();
         let wait = async {
             loop {
+                // Registered before the snapshot is read: a publish after
+                // the read wakes it (`notify_waiters` completes every
+                // `Notified` made before it), so none is missed.
+                let published = self.shared.published.notified();
                 let snapshot = self.load_full();
                 if condition(&snapshot) {
                     return Ok(snapshot);
@@ -494,9 +518,7 @@ impl CredentialsHandle {
                 if snapshot.stopped {
                     return Err(WaitError::Stopped);
                 }
-                if published.changed().await.is_err() {
-                    return Err(WaitError::Stopped);
-                }
+                published.await;
             }
         };
         match tokio::time::timeout(timeout, wait).await {
@@ -509,8 +531,15 @@ impl CredentialsHandle {
 
     /// Refresh events of this role: refreshed, recovered, failed, extended,
     /// expired. Events sent before the call are not seen.
+    ///
+    /// The first call on a role makes its event channel (a buffer of
+    /// [`EVENT_CAPACITY`] events, a few KiB); roles never subscribed to
+    /// have none.
     pub fn subscribe(&self) -> broadcast::Receiver<RefreshEvent> {
-        self.shared.events.subscribe()
+        self.shared
+            .events
+            .get_or_init(|| broadcast::channel(EVENT_CAPACITY).0)
+            .subscribe()
     }
 
     /// Declares the current credentials bad (a service rejected them) and
@@ -573,12 +602,102 @@ impl CredentialsHandle {
     }
 }
 
+/// The role's snapshot cell, as [`arc_swap::cache::Cache`] wants it: a
+/// clonable pointer that dereferences to the `ArcSwap`.
+#[derive(Clone)]
+struct SnapshotCell(Arc<Shared>);
+
+impl Deref for SnapshotCell {
+    type Target = ArcSwap<Snapshot>;
+
+    #[inline]
+    fn deref(&self) -> &ArcSwap<Snapshot> {
+        &self.0.snapshot
+    }
+}
+
+/// A per-worker reader of one role's snapshot that keeps the latest one it
+/// read: when nothing was published since, a read is one atomic load and a
+/// compare, close to dereferencing a static (see the README's figures).
+/// Made by [`CredentialsHandle::cached_reader`].
+///
+/// # When to prefer it to [`CredentialsHandle::load`]
+/// In a hot loop that reads the credentials on every request and that
+/// owns its reader: a worker thread, a task, a connection. [`load`] is
+/// already cheap (no lock, no allocation) and needs only `&self`; this
+/// saves most of its cost (arc-swap's debt slot and guard) at the price of
+/// `&mut self` access: keep one reader per worker (it is `Clone` and
+/// `Send`), not one shared behind a lock, which would cost more than it
+/// saves.
+///
+/// # What it returns
+/// Never a snapshot older than the latest one published before the read
+/// began as far as this thread can tell: each read compares its copy with
+/// the role's current snapshot, and takes the current one if they differ.
+/// A publish that happened before the read (that this thread learnt of by
+/// a [`load`], an event, a wait, or any other synchronisation) is seen.
+///
+/// # Memory
+/// It holds a reference to the last snapshot it read, so that snapshot (and
+/// its credentials) stays in memory until the reader's next read after a
+/// publish, or until it is dropped: a reader that stops reading keeps old
+/// credentials alive. Drop readers you no longer use.
+///
+/// ```
+/// # use credrefresh::{Refresher, sources::StaticSource, Credentials};
+/// # use std::time::SystemTime;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let creds = Credentials::new("AKIDEXAMPLE", "secret", SystemTime::UNIX_EPOCH)?;
+/// # let refresher = Refresher::builder().role("app", StaticSource::new(creds)).start()?;
+/// # let handle = refresher.handle("app").expect("configured above");
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// # rt.block_on(handle.wait_ready(std::time::Duration::from_secs(5)))?;
+/// let mut reader = handle.cached_reader();
+/// for _request in 0..3 {
+///     if let Some(c) = reader.load().usable_credentials() {
+///         assert_eq!(c.access_key_id(), "AKIDEXAMPLE");
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// [`load`]: CredentialsHandle::load
+#[derive(Clone)]
+pub struct CachedReader {
+    cache: arc_swap::cache::Cache<SnapshotCell, Arc<Snapshot>>,
+    /// For [`handle`](Self::handle): the cache does not give its cell back.
+    shared: Arc<Shared>,
+}
+
+impl CachedReader {
+    /// The role's current snapshot: the one it holds if nothing was
+    /// published since its last read (one atomic load and a compare), the
+    /// new one otherwise (as [`CredentialsHandle::load_full`]).
+    #[inline]
+    pub fn load(&mut self) -> &Snapshot {
+        self.cache.load()
+    }
+
+    /// A handle of the same role.
+    pub fn handle(&self) -> CredentialsHandle {
+        CredentialsHandle::new(self.shared.clone())
+    }
+}
+
+impl fmt::Debug for CachedReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedReader")
+            .field("handle", &self.handle())
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn shared() -> Arc<Shared> {
-        Shared::new("app".into(), "static".into())
+        Shared::new("app".into(), "static")
     }
 
     #[test]
@@ -588,13 +707,87 @@ mod tests {
     }
 
     #[test]
+    fn cached_reader_is_send_clone() {
+        fn check<T: Send + Clone + 'static>() {}
+        check::<CachedReader>();
+    }
+
+    #[test]
+    fn a_cached_reader_sees_each_publish_and_keeps_its_snapshot_otherwise() {
+        let s = shared();
+        let h = CredentialsHandle::new(s.clone());
+        let mut reader = h.cached_reader();
+        assert_eq!(reader.load().generation(), 0);
+        let first: *const Snapshot = reader.load();
+        assert_eq!(first, reader.load() as *const Snapshot, "no publish: the same snapshot");
+        for expected in 1..=5 {
+            s.publish(Snapshot::empty("app".into(), "static"), expected % 2 == 0, &[]);
+            assert_eq!(reader.load().generation(), expected);
+            assert_eq!(reader.load().generation(), h.load().generation());
+        }
+        assert_eq!(&*reader.handle().role(), "app");
+        assert!(format!("{reader:?}").contains("app"));
+        // A clone starts from what the original holds and follows on its own.
+        let mut clone = reader.clone();
+        s.publish(Snapshot::empty("app".into(), "static"), false, &[]);
+        assert_eq!(clone.load().generation(), 6);
+        assert_eq!(reader.load().generation(), 6);
+    }
+
+    /// A writer publishes generation after generation and, after each,
+    /// announces it (release); readers on other threads read the
+    /// announcement (acquire), then their cached reader: it must never
+    /// return a generation older than the one announced, nor go backwards.
+    #[test]
+    fn a_cached_reader_never_reads_older_than_a_publish_it_observed_across_threads() {
+        use std::sync::atomic::AtomicBool;
+        const PUBLISHES: u64 = 20_000;
+        let s = shared();
+        let announced = Arc::new(AtomicU64::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let mut reader = CredentialsHandle::new(s.clone()).cached_reader();
+                let (announced, done) = (announced.clone(), done.clone());
+                std::thread::spawn(move || {
+                    let (mut last, mut reads) = (0, 0u64);
+                    loop {
+                        let finished = done.load(Ordering::Acquire);
+                        let seen = announced.load(Ordering::Acquire);
+                        let generation = reader.load().generation();
+                        assert!(generation >= seen, "read {generation} after {seen} was published");
+                        assert!(generation >= last, "went back from {last} to {generation}");
+                        last = generation;
+                        reads += 1;
+                        if finished {
+                            assert_eq!(generation, PUBLISHES);
+                            return reads;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for generation in 1..=PUBLISHES {
+            assert_eq!(
+                s.publish(Snapshot::empty("app".into(), "static"), true, &[]),
+                generation
+            );
+            announced.store(generation, Ordering::Release);
+        }
+        done.store(true, Ordering::Release);
+        for reader in readers {
+            assert!(reader.join().unwrap() > 0);
+        }
+    }
+
+    #[test]
     fn publish_bumps_generation_and_sends_events() {
         let s = shared();
         let h = CredentialsHandle::new(s.clone());
         let mut rx = h.subscribe();
         assert_eq!(h.load().generation(), 0);
         assert_eq!(h.load().state(), CredentialsState::NotLoaded);
-        let snap = Snapshot::empty("app".into(), "static".into());
+        let snap = Snapshot::empty("app".into(), "static");
         let g = s.publish(snap, false, &[RefreshEventKind::Expired]);
         assert_eq!(g, 1);
         assert_eq!(h.load().generation(), 1);
@@ -607,7 +800,7 @@ mod tests {
     fn invalidate_notifies_once_per_generation() {
         let s = shared();
         let h = CredentialsHandle::new(s.clone());
-        s.publish(Snapshot::empty("app".into(), "static".into()), true, &[]);
+        s.publish(Snapshot::empty("app".into(), "static"), true, &[]);
         for _ in 0..100 {
             h.invalidate();
         }
@@ -626,7 +819,7 @@ mod tests {
     fn usable_credentials_are_checked_against_the_clock() {
         let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let clock = crate::clock::ManualClock::new(start);
-        let s = Shared::on_clock("app".into(), "static".into(), Arc::new(clock.clone()));
+        let s = Shared::on_clock("app".into(), "static", Arc::new(clock.clone()));
         let mut snap = (*s.snapshot.load_full()).clone();
         snap.credentials = Some(expiring_at(start + Duration::from_secs(60)));
         snap.state = CredentialsState::Fresh;
@@ -666,7 +859,7 @@ mod tests {
     fn invalidate_key_marks_only_the_credentials_it_names() {
         let s = shared();
         let h = CredentialsHandle::new(s.clone());
-        let mut snap = Snapshot::empty("app".into(), "static".into());
+        let mut snap = Snapshot::empty("app".into(), "static");
         snap.credentials = Some(expiring_at(SystemTime::UNIX_EPOCH + Duration::from_secs(4_000_000_000)));
         s.publish(snap.clone(), true, &[]);
         h.invalidate_key("ASIAOTHER");
@@ -689,7 +882,7 @@ mod tests {
     async fn wait_ready_times_out_with_last_error() {
         let s = shared();
         let h = CredentialsHandle::new(s.clone());
-        let mut snap = Snapshot::empty("app".into(), "static".into());
+        let mut snap = Snapshot::empty("app".into(), "static");
         snap.last_error = Some(LastError {
             class: ErrorClass::Throttled,
             message: "slow down".into(),

@@ -76,8 +76,8 @@ pub mod testing;
 pub use credentials::{Credentials, CredentialsBuilder, CredentialsError, REDACTED, env_vars};
 pub use error::{BuildError, ErrorClass, SourceError, WaitError};
 pub use handle::{
-    CredentialsHandle, CredentialsState, EVENT_CAPACITY, LastError, RefreshEvent, RefreshEventKind, Snapshot,
-    SnapshotGuard,
+    CachedReader, CredentialsHandle, CredentialsState, EVENT_CAPACITY, LastError, RefreshEvent, RefreshEventKind,
+    Snapshot, SnapshotGuard,
 };
 pub use policy::RefreshPolicy;
 pub use refresher::{DEFAULT_START_TIMEOUT, Refresher, RefresherBuilder};

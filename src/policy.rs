@@ -336,6 +336,22 @@ impl RefreshPolicy {
             .max(later(now, self.min_refresh_interval))
     }
 
+    /// When to refresh after the *first* successful fetch of a refresher,
+    /// or the first after a run of failures, at `now` of credentials
+    /// expiring at `expiry`: [`first_refresh_at`](Self::first_refresh_at),
+    /// but never sooner than the
+    /// [minimum refresh interval](Self::min_refresh_interval) after `now`
+    /// (the same floor as [`refresh_after_success`](Self::refresh_after_success)).
+    pub fn first_refresh_after_success(
+        &self,
+        now: SystemTime,
+        expiry: Option<SystemTime>,
+        random: &dyn Random,
+    ) -> SystemTime {
+        self.first_refresh_at(now, expiry, random)
+            .max(later(now, self.min_refresh_interval))
+    }
+
     /// The new expiry for credentials that expired at `expiry` while the
     /// source is failing, or `None` when they must not be extended (strict
     /// mode, no expiry, or not yet expired at `now`).
@@ -537,6 +553,31 @@ mod tests {
         assert!(off.validate().is_ok());
         assert_eq!(off.refresh_after_success(t(NOW), Some(t(NOW + 4)), &r), t(NOW + 3));
         assert!(p.min_refresh_interval(MAX_POLICY_TIMEOUT).validate().is_ok());
+    }
+
+    #[test]
+    fn first_refreshes_after_success_are_spread_but_at_least_the_floor_apart() {
+        let p = RefreshPolicy::default();
+        // Credentials that seem to expire a second from now: a minute.
+        for u in [0.0, 0.5, 0.999] {
+            let r = FixedRandom::new(u);
+            assert_eq!(p.first_refresh_after_success(t(NOW), Some(t(NOW + 1)), &r), t(NOW + 60));
+            assert_eq!(p.first_refresh_after_success(t(NOW), Some(t(NOW - 5)), &r), t(NOW + 60));
+        }
+        // A draw of 0 gives what `refresh_after_success` gives; others are
+        // spread down to the floor, never later.
+        let exp = Some(t(NOW + 3600));
+        let zero = FixedRandom::new(0.0);
+        assert_eq!(
+            p.first_refresh_after_success(t(NOW), exp, &zero),
+            p.refresh_after_success(t(NOW), exp, &zero)
+        );
+        let early = p.first_refresh_after_success(t(NOW), exp, &FixedRandom::new(0.999));
+        assert_eq!(early, t(NOW + 60));
+        let middle = p.first_refresh_after_success(t(NOW), exp, &FixedRandom::new(0.5));
+        assert!(middle > t(NOW + 60) && middle < p.refresh_after_success(t(NOW), exp, &zero));
+        let off = p.min_refresh_interval(Duration::ZERO);
+        assert!(off.first_refresh_after_success(t(NOW), exp, &FixedRandom::new(0.999)) < t(NOW + 60));
     }
 
     #[test]

@@ -99,8 +99,8 @@ mod tests {
     const EXPIRY: u64 = 4_000_000_000;
 
     fn handle_with(state: CredentialsState) -> CredentialsHandle {
-        let shared = Shared::new("app".into(), "static".into());
-        let mut snap = Snapshot::empty("app".into(), "static".into());
+        let shared = Shared::new("app".into(), "static");
+        let mut snap = Snapshot::empty("app".into(), "static");
         if state != CredentialsState::NotLoaded {
             let creds = Credentials::new("ASIASDK", "sdk-secret", SystemTime::UNIX_EPOCH)
                 .unwrap()

@@ -50,6 +50,8 @@ mod prom;
 use std::sync::Arc;
 use std::time::Duration;
 
+use metrics::SharedString;
+
 use crate::clock::unix_seconds;
 use crate::error::ErrorClass;
 use crate::handle::{CredentialsState, Shared, Snapshot};
@@ -81,8 +83,9 @@ pub fn describe() {
 #[derive(Clone)]
 pub(crate) struct RoleMetrics {
     shared: Arc<Shared>,
-    role: String,
-    source: String,
+    /// The role's name, shared with its snapshots (labels clone the `Arc`).
+    role: Arc<str>,
+    source: &'static str,
 }
 
 impl std::fmt::Debug for RoleMetrics {
@@ -97,23 +100,26 @@ impl std::fmt::Debug for RoleMetrics {
 impl RoleMetrics {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         let snapshot = shared.snapshot.load();
-        let role = snapshot.role().to_string();
-        let source = snapshot.source().to_string();
+        let role = snapshot.role.clone();
+        let source = snapshot.source;
         drop(snapshot);
         Self { shared, role, source }
     }
 
-    fn labels(&self) -> [(&'static str, String); 2] {
-        [("role", self.role.clone()), ("source", self.source.clone())]
+    fn labels(&self) -> [(&'static str, SharedString); 2] {
+        [
+            ("role", SharedString::from(self.role.clone())),
+            ("source", SharedString::const_str(self.source)),
+        ]
     }
 
-    fn outcome(&self, result: &'static str, class: &'static str) -> [(&'static str, String); 4] {
+    fn outcome(&self, result: &'static str, class: &'static str) -> [(&'static str, SharedString); 4] {
         let [role, source] = self.labels();
         [
             role,
             source,
-            ("result", result.to_string()),
-            ("error_class", class.to_string()),
+            ("result", SharedString::const_str(result)),
+            ("error_class", SharedString::const_str(class)),
         ]
     }
 
@@ -137,9 +143,9 @@ impl RoleMetrics {
         self.snapshot(&snapshot);
     }
 
-    fn chosen(&self, chosen: &'static str) -> [(&'static str, String); 3] {
+    fn chosen(&self, chosen: &'static str) -> [(&'static str, SharedString); 3] {
         let [role, source] = self.labels();
-        [role, source, ("chosen", chosen.to_string())]
+        [role, source, ("chosen", SharedString::const_str(chosen))]
     }
 
     /// A chain chose `chosen`, after `previous` (if any).
@@ -202,7 +208,7 @@ mod tests {
 
     #[test]
     fn role_metrics_count_into_the_shared_stats() {
-        let shared = Shared::new("app".into(), "static".into());
+        let shared = Shared::new("app".into(), "static");
         let m = RoleMetrics::new(shared.clone());
         m.attempt(None, Duration::from_millis(3));
         m.attempt(Some(ErrorClass::Throttled), Duration::from_secs(2));

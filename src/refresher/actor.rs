@@ -68,8 +68,11 @@ pub(super) struct RefresherActor {
     spec: RoleSpec,
     injected: ClockAndRandom,
     metrics: RoleMetrics,
-    backoff: Option<Backoff>,
+    /// Boxed: only a failing role has one (it is most of the actor's size).
+    backoff: Option<Box<Backoff>>,
     refresh_timer: Option<SpawnHandle>,
+    /// When the planned refresh is due (wall clock), until it starts.
+    refresh_due: Option<SystemTime>,
     expiry_timer: Option<SpawnHandle>,
     in_flight: bool,
     invalidations_seen: u64,
@@ -96,6 +99,7 @@ impl RefresherActor {
             metrics,
             backoff: None,
             refresh_timer: None,
+            refresh_due: None,
             expiry_timer: None,
             in_flight: false,
             invalidations_seen,
@@ -118,7 +122,11 @@ impl RefresherActor {
     /// delays it (a backoff delay stays a delay).
     fn schedule_refresh(&mut self, at: SystemTime, ctx: &mut Context<Self>) {
         let delay = at.duration_since(self.now()).unwrap_or(Duration::ZERO);
+        self.refresh_due = Some(at);
         self.plan_refresh(at, delay, ctx);
+        // A refresh now due before the expiry makes the expiry check
+        // unneeded until it starts, one due after it makes it needed.
+        self.schedule_expiry_check(ctx);
     }
 
     /// As [`schedule_refresh`](Self::schedule_refresh), with `budget` of
@@ -159,6 +167,14 @@ impl RefresherActor {
         let Some(expiry) = snapshot.credentials().and_then(|c| c.expiry()) else {
             return;
         };
+        // A refresh is planned before the expiry and none is in flight: it
+        // starts first, and `start_fetch` plans the check then. One timer
+        // per healthy role, not two (memory, and wake-ups of idle roles).
+        // A jump of the wall clock past the expiry ends the refresh's slice
+        // early, so the check still comes within one slice.
+        if !self.in_flight && self.refresh_due.is_some_and(|at| at < expiry) {
+            return;
+        }
         // At most one slice: `on_expiry` checks the wall clock and, if the
         // credentials have not expired yet, plans the next check.
         let delay = expiry
@@ -176,6 +192,9 @@ impl RefresherActor {
             return;
         }
         self.in_flight = true;
+        self.refresh_due = None;
+        // The fetch may outlast the credentials: check their expiry.
+        self.schedule_expiry_check(ctx);
         let source = self.spec.source.clone();
         let fetch_ctx = FetchContext::new(self.spec.name.clone(), self.injected.clock.clone());
         let timeout = self.spec.policy.fetch_timeout;
@@ -207,10 +226,18 @@ impl RefresherActor {
     fn on_success(&mut self, credentials: Credentials, took: Duration, ctx: &mut Context<Self>) {
         let now = self.now();
         let previous = self.shared().snapshot.load_full();
-        let next_refresh = self
-            .spec
-            .policy
-            .refresh_after_success(now, credentials.expiry(), &*self.injected.random);
+        // The first credentials of this refresher, or the first after
+        // failures: spread over the steady state of the refresh cycle, so
+        // that refreshers started (or recovered) together do not refresh
+        // together (see `RefreshPolicy::first_refresh_at`).
+        let first = previous.credentials.is_none() || previous.consecutive_failures > 0;
+        let policy = &self.spec.policy;
+        let random = &*self.injected.random;
+        let next_refresh = if first {
+            policy.first_refresh_after_success(now, credentials.expiry(), random)
+        } else {
+            policy.refresh_after_success(now, credentials.expiry(), random)
+        };
         let mut events = vec![RefreshEventKind::Refreshed {
             expiry: credentials.expiry(),
         }];
@@ -267,7 +294,7 @@ impl RefresherActor {
         let random = &*self.injected.random;
         let delay = if class.retry_can_help() {
             self.backoff
-                .get_or_insert_with(|| Backoff::new(policy.backoff))
+                .get_or_insert_with(|| Box::new(Backoff::new(policy.backoff)))
                 .next_delay(random)
         } else {
             policy.backoff.capped_delay(random)

@@ -110,19 +110,21 @@ impl RefresherBuilder {
         self
     }
 
-    fn prepare(self) -> Result<(ClockAndRandom, RefreshPolicy, Vec<RoleSpec>), BuildError> {
+    fn prepare(self) -> Result<(ClockAndRandom, Arc<RefreshPolicy>, Vec<RoleSpec>), BuildError> {
         self.policy.validate()?;
+        // One copy of the default policy for every role under it.
+        let default = Arc::new(self.policy);
         let mut names = HashSet::new();
         let mut specs = Vec::with_capacity(self.roles.len());
         for (name, source, policy) in self.roles {
-            let policy = policy.unwrap_or_else(|| self.policy.clone());
+            let policy = policy.map_or_else(|| default.clone(), Arc::new);
             specs.push(RoleSpec::checked(&mut names, name, source, policy, self.clock.clone())?);
         }
         let injected = ClockAndRandom {
             clock: self.clock,
             random: self.random,
         };
-        Ok((injected, self.policy, specs))
+        Ok((injected, default, specs))
     }
 
     /// Starts the actor system on a dedicated thread and returns once the
@@ -214,7 +216,7 @@ pub struct Refresher {
     supervisor: Addr<Supervisor>,
     mode: Mutex<Option<Mode>>,
     injected: ClockAndRandom,
-    policy: RefreshPolicy,
+    policy: Arc<RefreshPolicy>,
     roles: RoleTable,
 }
 
@@ -242,7 +244,7 @@ impl Refresher {
         supervisor: Addr<Supervisor>,
         mode: Mode,
         injected: ClockAndRandom,
-        policy: RefreshPolicy,
+        policy: Arc<RefreshPolicy>,
         specs: Vec<RoleSpec>,
     ) -> Self {
         let mut roles = HashMap::new();
@@ -286,7 +288,7 @@ impl Refresher {
     /// [`BuildError::EmptyRoleName`], [`BuildError::DuplicateRole`], or
     /// [`BuildError::ShutDown`] after [`shutdown`](Self::shutdown).
     pub fn add_role(&self, name: impl Into<Arc<str>>, source: impl Source) -> Result<CredentialsHandle, BuildError> {
-        self.add_role_with_policy(name, source, self.policy.clone())
+        self.add(name.into(), Arc::new(source), self.policy.clone())
     }
 
     /// Adds a role with a policy of its own at run time.
@@ -299,18 +301,21 @@ impl Refresher {
         source: impl Source,
         policy: RefreshPolicy,
     ) -> Result<CredentialsHandle, BuildError> {
+        self.add(name.into(), Arc::new(source), Arc::new(policy))
+    }
+
+    fn add(
+        &self,
+        name: Arc<str>,
+        source: Arc<dyn Source>,
+        policy: Arc<RefreshPolicy>,
+    ) -> Result<CredentialsHandle, BuildError> {
         if lock(&self.mode).is_none() {
             return Err(BuildError::ShutDown);
         }
         let mut roles = lock(&self.roles);
         let mut names = roles.keys().cloned().collect();
-        let spec = RoleSpec::checked(
-            &mut names,
-            name.into(),
-            Arc::new(source),
-            policy,
-            self.injected.clock.clone(),
-        )?;
+        let spec = RoleSpec::checked(&mut names, name, source, policy, self.injected.clock.clone())?;
         let handle = CredentialsHandle::new(spec.shared.clone());
         roles.insert(spec.name.clone(), handle.clone());
         self.supervisor.do_send(AddRole(spec));

@@ -41,12 +41,13 @@ impl Drop for StopOnDrop {
 impl RoleSpec {
     /// Checks the name (not empty, not in `names`) and the policy, records
     /// the name in `names`, and makes the role's shared state.
-    /// Its snapshots decide what has expired on `clock`.
+    /// Its snapshots decide what has expired on `clock`. Roles under the
+    /// same policy share one `Arc` of it.
     pub(super) fn checked(
         names: &mut HashSet<Arc<str>>,
         name: Arc<str>,
         source: Arc<dyn Source>,
-        policy: RefreshPolicy,
+        policy: Arc<RefreshPolicy>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, BuildError> {
         if name.trim().is_empty() {
@@ -56,11 +57,11 @@ impl RoleSpec {
             return Err(BuildError::DuplicateRole(name.to_string()));
         }
         policy.validate()?;
-        let shared = Shared::on_clock(name.clone(), Arc::from(source.name()), clock);
+        let shared = Shared::on_clock(name.clone(), source.name(), clock);
         Ok(Self {
             name,
             source,
-            policy: Arc::new(policy),
+            policy,
             _running: Arc::new(StopOnDrop(shared.clone())),
             shared,
         })

@@ -47,7 +47,8 @@ struct Child {
     id: u64,
     spec: RoleSpec,
     addr: Option<Addr<RefresherActor>>,
-    restart_backoff: Option<Backoff>,
+    /// Boxed: only a crashing role has one.
+    restart_backoff: Option<Box<Backoff>>,
     /// When the current incarnation started.
     started_at: SystemTime,
     /// The credentials generation when it started: a higher one later
@@ -102,7 +103,7 @@ impl Supervisor {
         }
         child
             .restart_backoff
-            .get_or_insert_with(|| Backoff::new(policy))
+            .get_or_insert_with(|| Box::new(Backoff::new(policy)))
             .next_delay(&*random)
     }
 }

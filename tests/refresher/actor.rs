@@ -61,16 +61,49 @@ fn refreshes_on_schedule_ahead_of_expiry() {
 #[test]
 fn jitter_moves_the_refresh_earlier_within_the_window() {
     run_paused(|| async {
-        let (b, _clock) = builder(0.5);
+        let (b, clock) = builder(0.5);
         let refresher = b.role("app", FakeSource::healthy(Some(HOUR))).start_local().unwrap();
-        let snap = refresher
-            .handle("app")
-            .unwrap()
-            .wait_ready(Duration::from_secs(5))
-            .await
-            .unwrap();
-        // 900 s window + 0.5 × 0.5 × 900 s of jitter.
-        assert_eq!(snap.next_refresh(), Some(t0() + Duration::from_secs(3600 - 900 - 225)));
+        let handle = refresher.handle("app").unwrap();
+        let snap = handle.wait_ready(Duration::from_secs(5)).await.unwrap();
+        let mut events = handle.subscribe();
+        // The first refresh is spread over the steady state of the cycle
+        // (`first_refresh_after_success`), earlier than `refresh_at`.
+        let policy = RefreshPolicy::default();
+        let half = FixedRandom::new(0.5);
+        let first = policy.first_refresh_after_success(t0(), Some(t0() + HOUR), &half);
+        assert_eq!(snap.next_refresh(), Some(first));
+        assert!(first < policy.refresh_at(t0(), Some(t0() + HOUR), &half));
+        // Later ones: 900 s window + 0.5 × 0.5 × 900 s of jitter before expiry.
+        next_event(&mut events, LONG, |k| matches!(k, RefreshEventKind::Refreshed { .. })).await;
+        let refreshed = clock.now();
+        assert_eq!(refreshed, first);
+        assert_eq!(
+            handle.load().next_refresh(),
+            Some(refreshed + Duration::from_secs(3600 - 900 - 225))
+        );
+    });
+}
+
+#[test]
+fn the_first_refresh_after_a_recovery_is_spread_too() {
+    run_paused(|| async {
+        let source = FakeSource::new(
+            [Step::Ok(Some(HOUR)), Step::Fail(ErrorClass::Throttled)],
+            Step::Ok(Some(HOUR)),
+        );
+        let (b, clock) = builder(0.5);
+        let refresher = b.role("app", source).start_local().unwrap();
+        let handle = refresher.handle("app").unwrap();
+        let mut events = handle.subscribe();
+        handle.wait_ready(Duration::from_secs(5)).await.unwrap();
+        next_event(&mut events, LONG, |k| matches!(k, RefreshEventKind::Recovered { .. })).await;
+        let policy = RefreshPolicy::default();
+        let half = FixedRandom::new(0.5);
+        let now = clock.now();
+        assert_eq!(
+            handle.load().next_refresh(),
+            Some(policy.first_refresh_after_success(now, Some(now + HOUR), &half))
+        );
     });
 }
 
@@ -328,6 +361,37 @@ fn a_hung_source_times_out_and_readers_never_wait() {
         ));
         // While the fetch hung, and now, reads return the good credentials.
         assert_eq!(handle.load().credentials().unwrap().access_key_id(), "ASIAFAKE00000001");
+        next_event(&mut events, LONG, |k| matches!(k, RefreshEventKind::Recovered { .. })).await;
+    });
+}
+
+/// A healthy role keeps one timer (its refresh, due before the expiry);
+/// the expiry check is planned when the fetch starts, so credentials
+/// expiring during a hung fetch are still extended at their expiry.
+#[test]
+fn credentials_expiring_during_a_hung_fetch_are_extended_at_their_expiry() {
+    run_paused(|| async {
+        let lifetime = Duration::from_secs(100);
+        let source = FakeSource::new([Step::Ok(Some(lifetime)), Step::Hang], Step::Ok(Some(HOUR)));
+        let (b, clock) = builder(0.0);
+        let refresher = b
+            .policy(RefreshPolicy::default().fetch_timeout(Duration::from_secs(60)))
+            .role("app", source)
+            .start_local()
+            .unwrap();
+        let handle = refresher.handle("app").unwrap();
+        let first = handle.wait_ready(Duration::from_secs(5)).await.unwrap();
+        // 100 s lifetime: window 25 s, no jitter → refresh at 75 s, which
+        // hangs until the 60 s timeout, past the expiry at 100 s.
+        assert_eq!(first.next_refresh(), Some(t0() + Duration::from_secs(75)));
+        let mut events = handle.subscribe();
+        let ev = next_event(&mut events, LONG, |k| {
+            matches!(k, RefreshEventKind::Extended { .. } | RefreshEventKind::Failed { .. })
+        })
+        .await;
+        assert!(matches!(ev.kind, RefreshEventKind::Extended { .. }), "{ev:?}");
+        assert_eq!(since_t0(&clock), lifetime);
+        assert_eq!(handle.load().state(), CredentialsState::Extended);
         next_event(&mut events, LONG, |k| matches!(k, RefreshEventKind::Recovered { .. })).await;
     });
 }
