@@ -152,8 +152,10 @@ impl Moto {
         let out = Command::new(peers::python())
             .arg("-c")
             .arg(
-                "import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(\
-                 sys.argv[1] + '/moto-api/recorder/start-recording', data=b'', method='POST'))",
+                "import sys, urllib.request\n\
+                 for step in ('reset-recording', 'start-recording'):\n    \
+                 urllib.request.urlopen(urllib.request.Request(\
+                 sys.argv[1] + '/moto-api/recorder/' + step, data=b'', method='POST'))",
             )
             .arg(&self.endpoint)
             .output()
