@@ -228,8 +228,7 @@ async fn botocore_and_credrefresh_resolve_the_same_profiles_against_moto() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         ours.push(caller_arn(&moto.endpoint, &creds).await);
     }
-    // moto's start-recording does not clear what was recorded: skip
-    // botocore's calls.
+    // One recording holds botocore's calls, then ours: skip botocore's.
     let our_calls = assume_role_calls(&moto)[their_calls.len()..].to_vec();
 
     let arn = |role: &str| format!("arn:aws:iam::123456789012:role/{role}");
