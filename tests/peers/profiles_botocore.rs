@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use credrefresh::clock::{Clock, SystemClock};
 use credrefresh::sources::profile::{Platform, ProfileEnv, ProfileRoles, ProfileSet, ProfileSource};
-use credrefresh::sources::sts::sign_request;
 use credrefresh::{Credentials, FetchContext, Refresher, Source};
 
 use crate::common::moto::{self, Moto};
 use crate::common::peers;
+use crate::sts_moto::caller_arn;
 
 const REGION: &str = "us-east-1";
 const WAIT: Duration = Duration::from_secs(30);
@@ -149,29 +149,6 @@ impl Files {
         cmd.env_clear().envs(self.vars.iter().map(|(k, v)| (k, v)));
         cmd
     }
-}
-
-/// `GetCallerIdentity` signed by our own signer with `credentials`: the ARN.
-async fn caller_arn(endpoint: &str, credentials: &Credentials) -> String {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut request = http::Request::builder()
-        .method("POST")
-        .uri(format!("{endpoint}/"))
-        .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
-        .body(b"Action=GetCallerIdentity&Version=2011-06-15".to_vec())
-        .unwrap();
-    sign_request(&mut request, credentials, "sts", REGION, SystemClock.now()).unwrap();
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    let response = client
-        .execute(reqwest::Request::try_from(request).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let body = response.text().await.unwrap();
-    assert!(status.is_success(), "GetCallerIdentity: {status} {body}");
-    let start = body.find("<Arn>").expect("an Arn") + "<Arn>".len();
-    let end = body[start..].find("</Arn>").expect("</Arn>") + start;
-    body[start..end].to_string()
 }
 
 /// The `AssumeRole` calls moto recorded: role ARN, external id, duration

@@ -60,7 +60,7 @@ fn recorded(moto: &Moto, action: &str) -> Vec<(HashMap<String, String>, bool)> {
 }
 
 /// `GetCallerIdentity` signed by our own signer with `credentials`: the ARN.
-async fn caller_arn(endpoint: &str, credentials: &Credentials) -> String {
+pub(crate) async fn caller_arn(endpoint: &str, credentials: &Credentials) -> String {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut request = http::Request::builder()
         .method("POST")
