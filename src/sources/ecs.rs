@@ -45,7 +45,6 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
@@ -78,6 +77,7 @@ const ENV_TOKEN_FILE: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE";
 /// Plain-http hosts allowed for a full URI besides loopback.
 const ALLOWED_HTTP_IPS: [&str; 3] = ["169.254.170.2", "169.254.170.23", "fd00:ec2::23"];
 
+use super::builder_setters::{env_lookup_setters, http_setters};
 use super::file::{FileError, FileReader};
 use super::http::{self, printable};
 use super::lookup::{Lookup, process_env};
@@ -389,36 +389,13 @@ impl EcsSourceBuilder {
         self
     }
 
-    /// Connect timeout. Defaults to [`DEFAULT_CONNECT_TIMEOUT`].
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.http.connect_timeout = Some(timeout);
-        self
-    }
+    http_setters!(
+        connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: DEFAULT_READ_TIMEOUT,
+        max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+    );
 
-    /// Time allowed for the answer once connected; the call is limited to
-    /// connect plus read timeout. Defaults to [`DEFAULT_READ_TIMEOUT`].
-    pub fn read_timeout(mut self, timeout: Duration) -> Self {
-        self.http.read_timeout = Some(timeout);
-        self
-    }
-
-    /// Limit on the answer's body. Defaults to [`DEFAULT_MAX_BODY_BYTES`].
-    pub fn max_body_bytes(mut self, cap: usize) -> Self {
-        self.http.max_body_bytes = Some(cap);
-        self
-    }
-
-    /// Reads the `AWS_CONTAINER_*` variables through `lookup` instead of
-    /// the process environment. Defaults to the process environment.
-    pub fn env_lookup(mut self, lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
-        self.lookup = Some(Arc::new(lookup));
-        self
-    }
-
-    pub(crate) fn env_lookup_shared(mut self, lookup: Lookup) -> Self {
-        self.lookup = Some(lookup);
-        self
-    }
+    env_lookup_setters!("the `AWS_CONTAINER_*` variables", shared);
 
     /// Builds the source. Nothing is read or fetched yet, except that a
     /// token given with [`auth_token`](Self::auth_token) is checked.

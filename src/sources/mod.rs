@@ -14,6 +14,7 @@
 //! | [`profile::ProfileSource`] | `profile` | a profile of the shared `config` and `credentials` files (`AWS_PROFILE`), its whole chain in one source; [`profile::ProfileRoles`] makes one role per hop instead |
 //! | [`DefaultChain`] | `chain` | the first of `env`, `profile`, `sts` (web identity), `ecs`, `imds` that applies here, as the SDKs' default chain; the snapshot shows the one chosen |
 
+mod builder_setters;
 mod chain;
 pub mod ecs;
 mod env;

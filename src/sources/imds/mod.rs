@@ -61,6 +61,7 @@ use reqwest::Url;
 use crate::credentials::Credentials;
 use crate::error::BuildError;
 use crate::source::{FetchContext, FetchFuture, Source};
+use crate::sources::builder_setters::{env_lookup_setters, http_setters};
 use crate::sources::http;
 use crate::sources::lookup::{Lookup, process_env};
 
@@ -288,43 +289,19 @@ impl ImdsSourceBuilder {
         self
     }
 
-    /// Connect timeout of each HTTP call. Defaults to [`DEFAULT_CONNECT_TIMEOUT`].
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.http.connect_timeout = Some(timeout);
-        self
-    }
-
-    /// Time allowed for an answer once connected; each call is limited to
-    /// connect plus read timeout. Defaults to [`DEFAULT_READ_TIMEOUT`].
-    pub fn read_timeout(mut self, timeout: Duration) -> Self {
-        self.http.read_timeout = Some(timeout);
-        self
-    }
-
     /// Tries of one HTTP call within a fetch, at least 1. Defaults to [`DEFAULT_MAX_ATTEMPTS`].
     pub fn max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = Some(attempts);
         self
     }
 
-    /// Limit on an answer's body. Defaults to [`DEFAULT_MAX_BODY_BYTES`].
-    pub fn max_body_bytes(mut self, cap: usize) -> Self {
-        self.http.max_body_bytes = Some(cap);
-        self
-    }
+    http_setters!(
+        connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: DEFAULT_READ_TIMEOUT,
+        max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+    );
 
-    /// Reads the `AWS_EC2_METADATA_*` variables through `lookup` instead of
-    /// the process environment (tests, configuration maps). Defaults to the
-    /// process environment.
-    pub fn env_lookup(mut self, lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
-        self.lookup = Some(Arc::new(lookup));
-        self
-    }
-
-    pub(crate) fn env_lookup_shared(mut self, lookup: Lookup) -> Self {
-        self.lookup = Some(lookup);
-        self
-    }
+    env_lookup_setters!("the `AWS_EC2_METADATA_*` variables", shared);
 
     /// Builds the source. Nothing is fetched yet.
     ///

@@ -61,6 +61,7 @@ use crate::clock::format_rfc3339;
 use crate::credentials::Credentials;
 use crate::error::{BuildError, ErrorClass, SourceError};
 use crate::source::{FetchContext, FetchFuture, Source};
+use crate::sources::builder_setters::{env_lookup_setters, http_setters};
 use crate::sources::http;
 use crate::sources::lookup::{Lookup, process_env};
 
@@ -403,12 +404,7 @@ impl SsoSourceBuilder {
         self
     }
 
-    /// Reads the home directory's variables through `lookup` instead of
-    /// the process environment. Defaults to the process environment.
-    pub fn env_lookup(mut self, lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
-        self.lookup = Some(Arc::new(lookup));
-        self
-    }
+    env_lookup_setters!("the home directory's variables");
 
     /// The SSO-OIDC endpoint (a local emulator, a VPC endpoint). Plain
     /// `http` only for loopback hosts unless
@@ -448,31 +444,11 @@ impl SsoSourceBuilder {
         self
     }
 
-    /// How long opening a connection may take.
-    ///
-    /// Defaults to [`DEFAULT_CONNECT_TIMEOUT`].
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.http.connect_timeout = Some(timeout);
-        self
-    }
-
-    /// Time allowed for an answer once connected; a call is limited to the
-    /// connect plus the read timeout.
-    ///
-    /// Defaults to [`DEFAULT_READ_TIMEOUT`].
-    pub fn read_timeout(mut self, timeout: Duration) -> Self {
-        self.http.read_timeout = Some(timeout);
-        self
-    }
-
-    /// The largest answer body read; a longer one is an
-    /// [`InvalidResponse`](ErrorClass::InvalidResponse).
-    ///
-    /// Defaults to [`DEFAULT_MAX_BODY_BYTES`].
-    pub fn max_body_bytes(mut self, limit: usize) -> Self {
-        self.http.max_body_bytes = Some(limit);
-        self
-    }
+    http_setters!(
+        connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: DEFAULT_READ_TIMEOUT,
+        max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+    );
 
     /// Builds the source. Nothing is read or fetched yet.
     ///
