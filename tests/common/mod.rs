@@ -13,7 +13,9 @@
 //!
 //! Helpers only one binary uses live in that binary's folder instead
 //! (`tests/emulator/client.rs`, `tests/sources/canned.rs`). `bench.rs` is
-//! not part of this tree: the benches include it by path, with `fake.rs`.
+//! not part of this tree: the benches include it by path, with `fake.rs`;
+//! nor is `agent_moto.rs` (it needs the `agent` feature): the agent's client
+//! tests include it by path.
 
 pub mod botocore;
 pub mod demo;

@@ -9,29 +9,9 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use credrefresh::agent::{Agent, Config};
-use credrefresh::clock::{Clock, SystemClock};
-
-use crate::common::moto::{self, Moto};
+use crate::agent_moto::{AgentFixture, ROLE_ARN_PREFIX, TOKEN, signing_keys};
 use crate::common::peers;
-
-const ROLE_ARN_PREFIX: &str = "arn:aws:sts::123456789012:assumed-role/app/agent";
-const TOKEN: &str = "client-token-0123456789abcdef";
-const WAIT: Duration = Duration::from_secs(30);
-
-/// 5 IAM calls: the base user and its key, a role `app` trusting it.
-const IAM_CALLS: &str = r#"
-iam.create_user(UserName="base-user")
-key = iam.create_access_key(UserName="base-user")["AccessKey"]
-iam.put_user_policy(UserName="base-user", PolicyName="sts", PolicyDocument=doc(
-    {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}))
-iam.create_role(RoleName="app", AssumeRolePolicyDocument=doc(
-    {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:user/base-user"}, "Action": "sts:AssumeRole"}))
-iam.put_role_policy(RoleName="app", PolicyName="who", PolicyDocument=doc(
-    {"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}))
-"#;
 
 /// boto3 in one long-lived process: a call, then (after a line on stdin)
 /// another; prints the caller's ARN and the key it signed with, each time.
@@ -55,73 +35,49 @@ session.get_credentials()._time_fetcher = lambda: _local_now() + datetime.timede
 call()
 "#;
 
-fn config(moto: &Moto, key: &str, secret: &str) -> String {
-    format!(
-        r#"
-[container]
-listen = ["127.0.0.1:0"]
-[imds]
-listen = ["127.0.0.1:0"]
-roles = ["app"]
-[[tokens]]
-name = "clients"
-env = "TOKEN"
-roles = ["app"]
-[roles.base]
-source = "static"
-access_key_id = "{key}"
-secret_access_key = "{secret}"
-[roles.app]
-source = "assume_role"
-role_arn = "arn:aws:iam::123456789012:role/app"
-base_role = "base"
-region = "us-east-1"
-endpoint = "{endpoint}"
-session_name = "agent"
-duration_seconds = 3600
-"#,
-        endpoint = moto.endpoint
-    )
-}
-
-/// A client's environment: nothing but `env`, no config or credentials
-/// files unless given.
-fn client(program: &Path, home: &Path, env: &[(&str, String)]) -> Command {
-    let mut cmd = Command::new(program);
-    cmd.env_clear()
-        .env("HOME", home)
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_CONFIG_FILE", home.join("no-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+/// A client of the agent: the fixture's environment (nothing but `env`, no
+/// config or credentials files), with `PATH` and the botocore metadata
+/// settings (one attempt, 2 s).
+fn client(f: &AgentFixture, program: &Path, env: &[(&str, String)]) -> Command {
+    let mut cmd = f.command(program, env);
+    cmd.env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("AWS_METADATA_SERVICE_TIMEOUT", "2")
         .env("AWS_METADATA_SERVICE_NUM_ATTEMPTS", "1");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
     cmd
 }
 
-struct Setup {
-    container: Vec<(&'static str, String)>,
-    imds: Vec<(&'static str, String)>,
-    process_config: PathBuf,
+/// A config file whose default profile gets the role through
+/// `credrefresh credential-process` from the agent's container endpoint.
+fn process_config(f: &AgentFixture) -> PathBuf {
+    let agent_url = format!("http://{}", f.agent.container_addrs()[0]);
+    let path = f.home.join("process-config");
+    std::fs::write(
+        &path,
+        format!(
+            "[default]\ncredential_process = {} credential-process --role app --agent-url {agent_url} --token-file {}\n",
+            env!("CARGO_BIN_EXE_credrefresh"),
+            f.token_file.display()
+        ),
+    )
+    .unwrap();
+    path
 }
 
 /// The AWS CLI's `sts get-caller-identity` in each mode: the ARNs.
-fn cli_calls(moto: &Moto, home: &Path, setup: &Setup) -> Vec<String> {
+fn cli_calls(f: &AgentFixture, process_config: &Path) -> Vec<String> {
     let aws = peers::venv_bin("aws");
     let modes = [
-        setup.container.clone(),
-        setup.imds.clone(),
+        f.container.clone(),
+        f.imds.clone(),
         vec![("AWS_EC2_METADATA_DISABLED", "true".to_owned())],
     ];
     modes
         .into_iter()
         .enumerate()
         .map(|(i, env)| {
-            let mut cmd = client(&aws, home, &env);
+            let mut cmd = client(f, &aws, &env);
             if i == 2 {
-                cmd.env("AWS_CONFIG_FILE", &setup.process_config);
+                cmd.env("AWS_CONFIG_FILE", process_config);
             }
             let out = cmd
                 .args([
@@ -133,7 +89,7 @@ fn cli_calls(moto: &Moto, home: &Path, setup: &Setup) -> Vec<String> {
                     "us-east-1",
                     "--endpoint-url",
                 ])
-                .arg(&moto.endpoint)
+                .arg(&f.moto.endpoint)
                 .output()
                 .expect("run the AWS CLI");
             assert!(
@@ -145,110 +101,6 @@ fn cli_calls(moto: &Moto, home: &Path, setup: &Setup) -> Vec<String> {
             who["Arn"].as_str().unwrap().to_owned()
         })
         .collect()
-}
-
-fn signing_keys(moto: &Moto) -> Vec<String> {
-    moto.recorded("GetCallerIdentity")
-        .into_iter()
-        .map(|r| r.key.expect("signed"))
-        .collect()
-}
-
-/// moto with the IAM fixture, an agent serving role `app` assumed from
-/// it, and the clients' settings.
-struct Fixture {
-    moto: Moto,
-    rt: tokio::runtime::Runtime,
-    agent: Agent,
-    first_key: String,
-    home: PathBuf,
-    setup: Setup,
-}
-
-impl Fixture {
-    fn start(name: &str) -> Self {
-        let (moto, user) = moto::with_iam_fixture(5, IAM_CALLS, SystemClock.now());
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let config = Config::from_toml_str(&config(&moto, user.access_key_id(), user.secret_access_key())).unwrap();
-        let agent = rt
-            .block_on(Agent::start_with_env(config, |k| {
-                (k == "TOKEN").then(|| TOKEN.to_owned())
-            }))
-            .unwrap();
-        let handle = agent.refresher().handle("app").unwrap();
-        let first = rt.block_on(handle.wait_ready(WAIT)).unwrap();
-        let first_key = first.credentials().unwrap().access_key_id().to_owned();
-
-        let home = std::env::temp_dir().join(format!("credrefresh-agent-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&home).unwrap();
-        let token_file = home.join("token");
-        std::fs::write(&token_file, TOKEN).unwrap();
-        let agent_url = format!("http://{}", agent.container_addrs()[0]);
-        let process_config = home.join("process-config");
-        std::fs::write(
-            &process_config,
-            format!(
-                "[default]\ncredential_process = {} credential-process --role app --agent-url {agent_url} --token-file {}\n",
-                env!("CARGO_BIN_EXE_credrefresh"),
-                token_file.display()
-            ),
-        )
-        .unwrap();
-        let setup = Setup {
-            container: vec![
-                (
-                    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                    agent.container_url("app").unwrap(),
-                ),
-                (
-                    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-                    token_file.display().to_string(),
-                ),
-                ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-            ],
-            imds: vec![("AWS_EC2_METADATA_SERVICE_ENDPOINT", agent.imds_url().unwrap())],
-            process_config,
-        };
-        Self {
-            moto,
-            rt,
-            agent,
-            first_key,
-            home,
-            setup,
-        }
-    }
-
-    /// Makes the agent rotate the role's credentials (as a refresh would);
-    /// returns the new key.
-    fn rotate(&self) -> String {
-        let handle = self.agent.refresher().handle("app").unwrap();
-        handle.invalidate();
-        let first_key = self.first_key.clone();
-        self.rt.block_on(async {
-            tokio::time::timeout(WAIT, async {
-                loop {
-                    let snap = handle.load_full();
-                    if let Some(c) = snap.usable_credentials().filter(|c| c.access_key_id() != first_key) {
-                        return c.access_key_id().to_owned();
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            })
-            .await
-            .expect("the agent rotated the role's credentials")
-        })
-    }
-
-    fn stop(self) {
-        let Fixture { rt, agent, home, .. } = self;
-        rt.block_on(agent.shutdown());
-        let _ = std::fs::remove_dir_all(&home);
-    }
 }
 
 /// A long-lived client process: its first answer read, stdin kept to
@@ -294,15 +146,16 @@ fn call_again(
 #[test]
 #[ignore = "needs the real peers: scripts/test-all"]
 fn the_aws_cli_and_boto3_get_the_role_from_the_agent_and_follow_its_rotation() {
-    let f = Fixture::start("cli-boto3");
-    let (moto, home, setup) = (&f.moto, &f.home, &f.setup);
+    let f = AgentFixture::start("cli-boto3");
+    let moto = &f.moto;
+    let process_config = process_config(&f);
 
     // boto3, container and IMDS, each in a process that lives across the rotation.
     let python = peers::python();
-    let mut boto3: Vec<_> = [setup.container.clone(), setup.imds.clone()]
+    let mut boto3: Vec<_> = [f.container.clone(), f.imds.clone()]
         .into_iter()
         .map(|env| {
-            let mut cmd = client(&python, home, &env);
+            let mut cmd = client(&f, &python, &env);
             cmd.args(["-c", BOTO3, &moto.endpoint]);
             spawn_client(cmd)
         })
@@ -316,7 +169,7 @@ fn the_aws_cli_and_boto3_get_the_role_from_the_agent_and_follow_its_rotation() {
 
     // The AWS CLI, each mode: the role, signed with the agent's key.
     moto.start_recording();
-    for arn in cli_calls(moto, home, setup) {
+    for arn in cli_calls(&f, &process_config) {
         assert!(arn.starts_with(ROLE_ARN_PREFIX), "{arn}");
     }
     assert_eq!(signing_keys(moto), vec![f.first_key.clone(); 3]);
@@ -326,7 +179,7 @@ fn the_aws_cli_and_boto3_get_the_role_from_the_agent_and_follow_its_rotation() {
     // Each client picks the new key up on its own refresh.
     let before = signing_keys(moto).len();
     call_again(&mut boto3, &rotated);
-    for arn in cli_calls(moto, home, setup) {
+    for arn in cli_calls(&f, &process_config) {
         assert!(arn.starts_with(ROLE_ARN_PREFIX), "{arn}");
     }
     assert_eq!(signing_keys(moto)[before..], vec![rotated.clone(); 5]);
@@ -376,7 +229,7 @@ fn node_modules() -> PathBuf {
 fn the_javascript_sdk_gets_the_role_from_the_agent_and_follows_its_rotation() {
     let node = peers::system_bin("node");
     let modules = node_modules();
-    let f = Fixture::start("node");
+    let f = AgentFixture::start("node");
     f.moto.start_recording();
     // fromContainerMetadata reads the token from AWS_CONTAINER_AUTHORIZATION_TOKEN.
     let container = vec![
@@ -386,10 +239,10 @@ fn the_javascript_sdk_gets_the_role_from_the_agent_and_follows_its_rotation() {
         ),
         ("AWS_CONTAINER_AUTHORIZATION_TOKEN", TOKEN.to_owned()),
     ];
-    let mut clients: Vec<_> = [(container, "container"), (f.setup.imds.clone(), "imds")]
+    let mut clients: Vec<_> = [(container, "container"), (f.imds.clone(), "imds")]
         .into_iter()
         .map(|(env, mode)| {
-            let mut cmd = client(&node, &f.home, &env);
+            let mut cmd = client(&f, &node, &env);
             cmd.arg("-e").arg(NODE).arg(&modules).arg(&f.moto.endpoint).arg(mode);
             spawn_client(cmd)
         })

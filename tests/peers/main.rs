@@ -15,6 +15,10 @@
 pub mod common;
 
 #[cfg(feature = "agent")]
+#[path = "../common/agent_moto.rs"]
+pub mod agent_moto;
+
+#[cfg(feature = "agent")]
 mod agent_clients;
 #[cfg(feature = "agent")]
 mod agent_dashboards;
