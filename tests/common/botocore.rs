@@ -41,3 +41,35 @@ pub fn credentials(settings: &[(&str, &str)], env: &[(&str, String)]) -> serde_j
     );
     serde_json::from_slice(&out.stdout).expect("botocore printed JSON")
 }
+
+/// Asserts that botocore (`theirs`, from [`credentials`]) and then our
+/// source (`ours`) each got exactly one of the two sets of credentials
+/// `emulator` issued, in that order, secret and session token included.
+/// Returns what the emulator issued.
+pub fn assert_each_got_what_was_issued(
+    emulator: &credrefresh::testing::Emulator,
+    theirs: &serde_json::Value,
+    ours: &credrefresh::Credentials,
+) -> Vec<credrefresh::testing::Issued> {
+    let issued = emulator.issued();
+    assert_eq!(issued.len(), 2);
+    assert_eq!(theirs["key"], issued[0].access_key_id.as_str());
+    assert_eq!(ours.access_key_id(), issued[1].access_key_id);
+    let secrets = assert_secrets_issued(emulator, theirs);
+    assert!(secrets.iter().any(|s| s == ours.secret_access_key()));
+    assert!(secrets.iter().any(|s| Some(s.as_str()) == ours.session_token()));
+    issued
+}
+
+/// Asserts that the secret and session token botocore got (`theirs`, from
+/// [`credentials`]) are ones `emulator` issued; returns the issued secrets.
+pub fn assert_secrets_issued(emulator: &credrefresh::testing::Emulator, theirs: &serde_json::Value) -> Vec<String> {
+    let secrets = emulator.issued_secrets();
+    for value in [&theirs["secret"], &theirs["token"]] {
+        assert!(
+            secrets.iter().any(|s| value == s.as_str()),
+            "botocore got a secret the emulator did not issue"
+        );
+    }
+    secrets
+}

@@ -13,6 +13,8 @@ use credrefresh::sources::EcsSource;
 use credrefresh::testing::{Call, Emulator};
 use credrefresh::{FetchContext, Source};
 
+use crate::common::botocore::assert_each_got_what_was_issued;
+
 /// botocore's credentials from `env`, with nothing else set but
 /// IMDS off.
 fn botocore(env: &[(&str, String)]) -> serde_json::Value {
@@ -41,19 +43,7 @@ async fn botocore_and_our_ecs_source_get_what_the_emulator_issued() {
         .unwrap();
 
     assert_eq!(theirs["method"], "container-role");
-    let issued = emulator.issued();
-    assert_eq!(issued.len(), 2);
-    assert_eq!(theirs["key"], issued[0].access_key_id.as_str());
-    assert_eq!(ours.access_key_id(), issued[1].access_key_id);
-    let secrets = emulator.issued_secrets();
-    for value in [&theirs["secret"], &theirs["token"]] {
-        assert!(
-            secrets.iter().any(|s| value == s.as_str()),
-            "botocore got a secret the emulator did not issue"
-        );
-    }
-    assert!(secrets.iter().any(|s| s == ours.secret_access_key()));
-    assert!(secrets.iter().any(|s| Some(s.as_str()) == ours.session_token()));
+    assert_each_got_what_was_issued(&emulator, &theirs, &ours);
     let requests = emulator.requests(Call::Ecs);
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[0].header("authorization"), requests[1].header("authorization"));

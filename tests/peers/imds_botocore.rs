@@ -12,6 +12,8 @@ use credrefresh::sources::ImdsSource;
 use credrefresh::testing::{Call, Emulator};
 use credrefresh::{FetchContext, Source};
 
+use crate::common::botocore::assert_each_got_what_was_issued;
+
 /// botocore's credentials from `env`, with nothing else set but
 /// one short IMDS attempt.
 fn botocore(env: &[(&str, String)]) -> serde_json::Value {
@@ -44,20 +46,8 @@ async fn botocore_and_our_imds_source_get_what_the_emulator_issued() {
         .unwrap();
 
     assert_eq!(theirs["method"], "iam-role");
-    let issued = emulator.issued();
-    assert_eq!(issued.len(), 2);
+    let issued = assert_each_got_what_was_issued(&emulator, &theirs, &ours);
     assert!(issued.iter().all(|i| i.call == Call::ImdsCredentials));
-    assert_eq!(theirs["key"], issued[0].access_key_id.as_str());
-    assert_eq!(ours.access_key_id(), issued[1].access_key_id);
-    let secrets = emulator.issued_secrets();
-    for value in [&theirs["secret"], &theirs["token"]] {
-        assert!(
-            secrets.iter().any(|s| value == s.as_str()),
-            "botocore got a secret the emulator did not issue"
-        );
-    }
-    assert!(secrets.iter().any(|s| s == ours.secret_access_key()));
-    assert!(secrets.iter().any(|s| Some(s.as_str()) == ours.session_token()));
     let secs = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
     assert_eq!(ours.expiry().map(secs), Some(secs(issued[1].expiration)));
     // Both asked the same paths, both with a session token.

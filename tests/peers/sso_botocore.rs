@@ -21,6 +21,8 @@ use credrefresh::sources::sso::{SsoConfig, SsoSource};
 use credrefresh::testing::{Call, Emulator};
 use credrefresh::{FetchContext, Source};
 
+use crate::common::botocore::assert_secrets_issued;
+
 const START_URL: &str = "https://d-abc123.awsapps.com/start";
 const REGION: &str = "eu-west-1";
 const ACCOUNT: &str = "111122223333";
@@ -129,13 +131,7 @@ async fn botocore_and_our_sso_source_share_the_token_cache_each_refreshes() {
     assert_eq!(our_creds.access_key_id(), issued[0].access_key_id);
     assert_eq!(our_creds.account_id(), Some(ACCOUNT));
     assert_eq!(theirs["key"], issued[1].access_key_id.as_str());
-    let secrets = emulator.issued_secrets();
-    for value in [&theirs["secret"], &theirs["token"]] {
-        assert!(
-            secrets.iter().any(|s| value == s.as_str()),
-            "botocore got a secret the emulator did not issue"
-        );
-    }
+    assert_secrets_issued(&emulator, &theirs);
 
     // 2. botocore refreshes with the registration and refresh token we
     //    wrote; we read what it wrote.
