@@ -2,6 +2,9 @@
 //! over loopback: the container and IMDS endpoints, the serving rules, the
 //! refusals of bad input, the operational pages and the binary.
 
+#[path = "../common/logs.rs"]
+pub mod logs;
+
 mod cli;
 mod container;
 mod imds;

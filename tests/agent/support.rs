@@ -1,15 +1,16 @@
 //! Starting agents on loopback, a raw HTTP client, and a log sink that
 //! every test checks for secrets.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use credrefresh::agent::{Agent, Config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
+
+use crate::logs::Logs;
 
 /// The static role's secret and session token: never in a refusal or a log.
 pub const SECRET: &str = "agentTestSecretKey0123456789abcdefABCDEF";
@@ -20,44 +21,13 @@ pub const APP_TOKEN: &str = "app-token-0123456789abcdef";
 /// The token granting `other` only.
 pub const OTHER_TOKEN: &str = "other-token-0123456789abcdef";
 
-/// Every log line of this test binary, from every thread.
-#[derive(Clone, Default)]
-pub struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
-    type Writer = Logs;
-    fn make_writer(&'a self) -> Logs {
-        self.clone()
-    }
-}
-
-impl Logs {
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-/// The global log sink (installed once, at TRACE).
+/// The global log sink (installed once, at TRACE): every log line of this
+/// test binary, from every thread.
 pub fn logs() -> Logs {
     static LOGS: OnceLock<Logs> = OnceLock::new();
     LOGS.get_or_init(|| {
         let logs = Logs::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(logs.clone())
-            .finish();
-        let _ = tracing::subscriber::set_global_default(subscriber);
+        let _ = tracing::subscriber::set_global_default(logs.subscriber().finish());
         logs
     })
     .clone()

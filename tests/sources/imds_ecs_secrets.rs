@@ -7,8 +7,7 @@
 //! time: their secrets are random, never the ones this test looks for.)
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use credrefresh::sources::{DefaultChain, EcsSource, ImdsSource};
@@ -16,34 +15,18 @@ use credrefresh::testing::{Call, Emulator, Fault};
 use credrefresh::{CredentialsHandle, ErrorClass, FetchContext, Refresher, Source};
 
 use crate::common::refreshing::quick_policy;
+use crate::logs::Logs;
 
 const WAIT: Duration = Duration::from_secs(15);
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logs() -> &'static Captured {
-    static LOGS: OnceLock<Captured> = OnceLock::new();
+/// The global log sink, installed once at TRACE (with the `log` crate's
+/// records too).
+fn logs() -> &'static Logs {
+    static LOGS: OnceLock<Logs> = OnceLock::new();
     LOGS.get_or_init(|| {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .init();
-        captured
+        let logs = Logs::default();
+        logs.subscriber().init();
+        logs
     })
 }
 
@@ -164,7 +147,7 @@ async fn no_secret_in_logs_debug_or_errors() {
     );
     secrets.push(token.to_string());
     secrets.push("not-the-token-SECRET-too".to_string());
-    let log_text = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
+    let log_text = logs.text();
     assert!(
         log_text.contains("credentials refresh failed"),
         "the failures were logged"

@@ -10,6 +10,9 @@
 #[path = "../common/mod.rs"]
 pub mod common;
 
+#[path = "../common/logs.rs"]
+pub mod logs;
+
 mod canned;
 mod chain;
 mod ecs;

@@ -4,7 +4,6 @@
 //! any `Debug`, error or log line.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use credrefresh::Source;
@@ -502,31 +501,10 @@ async fn portal_failures_have_their_classes() {
     assert!(e.message().contains("UnauthorizedException"), "{e}");
 }
 
-/// Captures every log line of the current thread.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn no_secret_in_debug_errors_or_logs() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = crate::logs::Logs::default();
+    let _guard = tracing::subscriber::set_default(captured.subscriber().finish());
 
     let emulator = Emulator::start().unwrap();
     let dir = CacheDir::new("secrets");
@@ -592,7 +570,7 @@ async fn no_secret_in_debug_errors_or_logs() {
     std::fs::write(source.cache_file(), broken.to_string()).unwrap();
     record(fetch(&source).await);
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("SSO token refreshed"), "the refresh was logged: {logs}");
     assert!(
         logs.contains("SSO token refresh failed"),

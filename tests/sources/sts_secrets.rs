@@ -3,15 +3,13 @@
 //! `Debug`, an error's `Display` or `Debug`, or any log line down to TRACE
 //! (aws-sigv4's included), while the secrets do reach the server.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use credrefresh::clock::{Clock, SystemClock};
 use credrefresh::sources::StaticSource;
 use credrefresh::sources::sts::{AssumeRoleSource, SessionTokenSource, WebIdentitySource};
 use credrefresh::{Credentials, ErrorClass, FetchContext, Source};
 
 use crate::canned::{Reply, assume_role_answer_with, canned, error_answer};
+use crate::logs::Logs;
 
 const BASE_SECRET: &str = "base-SECRET-wJalrXUtnFEMI";
 const BASE_TOKEN: &str = "base-TOKEN-IQoJb3JpZ2luX2Vj";
@@ -34,36 +32,10 @@ fn assert_clean(what: &str, text: &str) {
     }
 }
 
-/// A log sink for the test's thread.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
-    type Writer = Logs;
-    fn make_writer(&'a self) -> Logs {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn secrets_stay_out_of_debug_errors_and_logs() {
     let logs = Logs::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(logs.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = tracing::subscriber::set_default(logs.subscriber().finish());
     let ctx = FetchContext::system("secrets");
     let base = Credentials::builder("ASIABASE", BASE_SECRET, SystemClock.now())
         .session_token(BASE_TOKEN)
@@ -143,7 +115,7 @@ async fn secrets_stay_out_of_debug_errors_and_logs() {
     for text in &shown {
         assert_clean("Debug/Display", text);
     }
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     // The capture works: our debug line and aws-sigv4's trace lines are there.
     assert!(logs.contains("STS AssumeRole succeeded"), "{logs}");
     assert!(logs.contains("signing request"), "{logs}");
