@@ -29,6 +29,14 @@ pub mod refreshing;
 use std::future::Future;
 use std::time::Duration;
 
+/// A fixed set of variables as a source's `env_lookup`.
+pub fn lookup(
+    pairs: impl IntoIterator<Item = (&'static str, String)>,
+) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
+    let map: std::collections::HashMap<&'static str, String> = pairs.into_iter().collect();
+    move |k| map.get(k).cloned()
+}
+
 /// Runs `f` inside an actix system whose Tokio runtime starts with time
 /// paused: timers fire as soon as every task is idle, so hours of refresh
 /// schedule run in milliseconds, and no test waits on the wall clock.

@@ -35,7 +35,7 @@ async fn botocore_and_our_ecs_source_get_what_the_emulator_issued() {
     ];
     let theirs = botocore(&env);
     let ours = EcsSource::builder()
-        .env_lookup(move |k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
+        .env_lookup(crate::common::lookup(env))
         .build()
         .unwrap()
         .fetch(FetchContext::system("peer"))

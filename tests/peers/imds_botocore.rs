@@ -38,7 +38,7 @@ async fn botocore_and_our_imds_source_get_what_the_emulator_issued() {
     let env = [("AWS_EC2_METADATA_SERVICE_ENDPOINT", emulator.imds_endpoint())];
     let theirs = botocore(&env);
     let ours = ImdsSource::builder()
-        .env_lookup(move |k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
+        .env_lookup(crate::common::lookup(env))
         .build()
         .unwrap()
         .fetch(FetchContext::system("peer"))

@@ -5,16 +5,12 @@
 //! credentials document; `INITIAL_NO_AUTH_ACTION_COUNT` does not apply to
 //! it (the metadata paths bypass moto's IAM checks), so either setting works.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use credrefresh::sources::{DefaultChain, ImdsSource};
 use credrefresh::{FetchContext, Refresher, Source};
 
-fn lookup(pairs: Vec<(&'static str, String)>) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
-    let map: HashMap<&'static str, String> = pairs.into_iter().collect();
-    move |k| map.get(k).cloned()
-}
+use crate::common::lookup;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the real peers: scripts/test-all"]
