@@ -12,7 +12,9 @@ use std::time::{Duration, SystemTime};
 
 use credrefresh::clock::{Clock, SystemClock};
 use credrefresh::sources::StaticSource;
-use credrefresh::sources::sts::{AssumeRoleSource, SessionTokenSource, WebIdentitySource, sign_request};
+use credrefresh::sources::sts::{
+    AssumeRoleBuilder, AssumeRoleSource, BaseCredentials, SessionTokenSource, WebIdentitySource, sign_request,
+};
 use credrefresh::{Credentials, ErrorClass, FetchContext, RefreshEventKind, RefreshPolicy, Refresher, Source};
 
 use crate::common::moto::{self, Moto};
@@ -51,6 +53,13 @@ fn ctx() -> FetchContext {
     FetchContext::system("test")
 }
 
+/// An `AssumeRole` of `role` from `base`, at moto in [`REGION`].
+fn assume_role(moto: &Moto, role: &str, base: impl Into<BaseCredentials>) -> AssumeRoleBuilder {
+    AssumeRoleSource::builder(role, base)
+        .region(REGION)
+        .endpoint(&moto.endpoint)
+}
+
 /// Recorded calls of `action`, as parameter maps and whether each was signed.
 fn recorded(moto: &Moto, action: &str) -> Vec<(HashMap<String, String>, bool)> {
     moto.recorded(action)
@@ -86,9 +95,7 @@ pub(crate) async fn caller_arn(endpoint: &str, credentials: &Credentials) -> Str
 #[ignore = "needs the real peers: scripts/test-all"]
 async fn assume_role_returns_credentials_that_work() {
     let (moto, user) = moto_with_fixture();
-    let source = AssumeRoleSource::builder(FIRST_ROLE, StaticSource::new(user.clone()))
-        .region(REGION)
-        .endpoint(&moto.endpoint)
+    let source = assume_role(&moto, FIRST_ROLE, StaticSource::new(user.clone()))
         .session_name_prefix("moto-")
         .build()
         .unwrap();
@@ -226,9 +233,7 @@ async fn role_chain_through_a_refresher() {
     let first = refresher
         .add_role(
             "first",
-            AssumeRoleSource::builder(FIRST_ROLE, base)
-                .region(REGION)
-                .endpoint(&moto.endpoint)
+            assume_role(&moto, FIRST_ROLE, base)
                 .session_name("chain-base")
                 .build()
                 .unwrap(),
@@ -238,9 +243,7 @@ async fn role_chain_through_a_refresher() {
     let second = refresher
         .add_role(
             "second",
-            AssumeRoleSource::builder(SECOND_ROLE, first.clone())
-                .region(REGION)
-                .endpoint(&moto.endpoint)
+            assume_role(&moto, SECOND_ROLE, first.clone())
                 .session_name("chained")
                 .build()
                 .unwrap(),
@@ -287,11 +290,7 @@ async fn rejected_and_denied_answers_are_classified() {
     let generation = base.load().generation();
     let mut events = base.subscribe();
 
-    let source = AssumeRoleSource::builder(FIRST_ROLE, base.clone())
-        .region(REGION)
-        .endpoint(&moto.endpoint)
-        .build()
-        .unwrap();
+    let source = assume_role(&moto, FIRST_ROLE, base.clone()).build().unwrap();
     let err = source.fetch(ctx()).await.unwrap_err();
     assert_eq!(err.class(), ErrorClass::CredentialsRejected, "{err}");
     assert!(err.message().contains("SignatureDoesNotMatch"), "{err}");
@@ -321,9 +320,7 @@ async fn rejected_and_denied_answers_are_classified() {
 
     // A key moto does not know: InvalidClientTokenId.
     let unknown = Credentials::new("AKIAUNKNOWNKEY000000", "whatever-secret", SystemClock.now()).unwrap();
-    let err = AssumeRoleSource::builder(FIRST_ROLE, StaticSource::new(unknown))
-        .region(REGION)
-        .endpoint(&moto.endpoint)
+    let err = assume_role(&moto, FIRST_ROLE, StaticSource::new(unknown))
         .build()
         .unwrap()
         .fetch(ctx())
@@ -333,9 +330,7 @@ async fn rejected_and_denied_answers_are_classified() {
     assert!(err.message().contains("InvalidClientTokenId"), "{err}");
 
     // The right keys, but a role whose trust policy does not name the user.
-    let err = AssumeRoleSource::builder(SECOND_ROLE, StaticSource::new(user))
-        .region(REGION)
-        .endpoint(&moto.endpoint)
+    let err = assume_role(&moto, SECOND_ROLE, StaticSource::new(user))
         .build()
         .unwrap()
         .fetch(ctx())
