@@ -32,10 +32,9 @@ fn invalid(name: &str, field: &str, e: impl std::fmt::Display) -> ConfigError {
 
 /// Starts a refresher with every configured role, base roles first.
 pub(crate) fn start(config: &Config, env: &EnvLookup) -> Result<Refresher, ConfigError> {
-    let mut policy = RefreshPolicy::default().strict(config.strict);
-    if let Some(timeout) = config.fetch_timeout {
-        policy = policy.fetch_timeout(timeout);
-    }
+    let policy = RefreshPolicy::default()
+        .strict(config.strict)
+        .if_given(config.fetch_timeout, |p, t| p.fetch_timeout(t));
     let refresher = Refresher::builder()
         .policy(policy)
         .start()
@@ -61,6 +60,18 @@ impl Source for ArcSource {
         self.0.fetch(ctx)
     }
 }
+
+/// Optional settings on a builder: `set` runs only for a value that is given.
+trait IfGiven: Sized {
+    fn if_given<T>(self, value: Option<T>, set: impl FnOnce(Self, T) -> Self) -> Self {
+        match value {
+            Some(value) => set(self, value),
+            None => self,
+        }
+    }
+}
+
+impl<B> IfGiven for B {}
 
 fn lookup_fn(env: &EnvLookup) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
     let env = env.clone();
@@ -114,22 +125,12 @@ fn source(
             let base = refresher
                 .handle(base_role)
                 .ok_or_else(|| invalid(name, "base_role", "no such role"))?;
-            let mut b = AssumeRoleSource::builder(role_arn.as_str(), base);
-            if let Some(r) = region {
-                b = b.region(r.as_str());
-            }
-            if let Some(e) = endpoint {
-                b = b.endpoint(e.as_str());
-            }
-            if let Some(s) = session_name {
-                b = b.session_name(s.as_str());
-            }
-            if let Some(d) = duration_seconds {
-                b = b.duration(Duration::from_secs(*d));
-            }
-            if let Some(x) = external_id {
-                b = b.external_id(x.as_str());
-            }
+            let b = AssumeRoleSource::builder(role_arn.as_str(), base)
+                .if_given(region.as_deref(), |b, r| b.region(r))
+                .if_given(endpoint.as_deref(), |b, e| b.endpoint(e))
+                .if_given(session_name.as_deref(), |b, s| b.session_name(s))
+                .if_given(duration_seconds.map(Duration::from_secs), |b, d| b.duration(d))
+                .if_given(external_id.as_deref(), |b, x| b.external_id(x));
             Arc::new(b.build().map_err(|e| build_error(name, e))?)
         }
         RoleConfig::WebIdentity {
@@ -140,29 +141,18 @@ fn source(
             session_name,
             duration_seconds,
         } => {
-            let mut b = WebIdentitySource::builder(role_arn.as_str(), token_file.clone());
-            if let Some(r) = region {
-                b = b.region(r.as_str());
-            }
-            if let Some(e) = endpoint {
-                b = b.endpoint(e.as_str());
-            }
-            if let Some(s) = session_name {
-                b = b.session_name(s.as_str());
-            }
-            if let Some(d) = duration_seconds {
-                b = b.duration(Duration::from_secs(*d));
-            }
+            let b = WebIdentitySource::builder(role_arn.as_str(), token_file.clone())
+                .if_given(region.as_deref(), |b, r| b.region(r))
+                .if_given(endpoint.as_deref(), |b, e| b.endpoint(e))
+                .if_given(session_name.as_deref(), |b, s| b.session_name(s))
+                .if_given(duration_seconds.map(Duration::from_secs), |b, d| b.duration(d));
             Arc::new(b.build().map_err(|e| build_error(name, e))?)
         }
         RoleConfig::Imds { endpoint, role_name } => {
-            let mut b = ImdsSource::builder().env_lookup(lookup_fn(env));
-            if let Some(e) = endpoint {
-                b = b.endpoint(e.as_str());
-            }
-            if let Some(r) = role_name {
-                b = b.role_name(r.as_str());
-            }
+            let b = ImdsSource::builder()
+                .env_lookup(lookup_fn(env))
+                .if_given(endpoint.as_deref(), |b, e| b.endpoint(e))
+                .if_given(role_name.as_deref(), |b, r| b.role_name(r));
             Arc::new(b.build().map_err(|e| build_error(name, e))?)
         }
         RoleConfig::Ecs {
@@ -170,16 +160,11 @@ fn source(
             relative_uri,
             auth_token_file,
         } => {
-            let mut b = EcsSource::builder().env_lookup(lookup_fn(env));
-            if let Some(u) = full_uri {
-                b = b.full_uri(u.as_str());
-            }
-            if let Some(u) = relative_uri {
-                b = b.relative_uri(u.as_str());
-            }
-            if let Some(f) = auth_token_file {
-                b = b.auth_token_file(f.clone());
-            }
+            let b = EcsSource::builder()
+                .env_lookup(lookup_fn(env))
+                .if_given(full_uri.as_deref(), |b, u| b.full_uri(u))
+                .if_given(relative_uri.as_deref(), |b, u| b.relative_uri(u))
+                .if_given(auth_token_file.clone(), |b, f| b.auth_token_file(f));
             Arc::new(b.build().map_err(|e| build_error(name, e))?)
         }
         RoleConfig::Chain {} => Arc::new(DefaultChain::with_lookup(lookup_fn(env)).map_err(|e| build_error(name, e))?),
@@ -198,10 +183,8 @@ fn source(
             command,
             timeout_seconds,
         } => {
-            let mut b = CredentialProcessSource::builder(command.as_str());
-            if let Some(t) = timeout_seconds {
-                b = b.timeout(Duration::from_secs(*t));
-            }
+            let b = CredentialProcessSource::builder(command.as_str())
+                .if_given(timeout_seconds.map(Duration::from_secs), |b, t| b.timeout(t));
             Arc::new(b.build().map_err(|e| build_error(name, e))?)
         }
     })
