@@ -7,18 +7,19 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::{Platform, ProfileEnv, ProfileSet};
+use super::{Platform, ProfileEnv, ProfileSet, Section};
 
 const PARSER: &str = include_str!("../../../tests/data/conformance/profile-parser-tests.json");
 const LOCATION: &str = include_str!("../../../tests/data/conformance/file-location-tests.json");
 
 type Sections = BTreeMap<String, BTreeMap<String, String>>;
 
-fn profiles_of(set: &ProfileSet) -> Sections {
-    set.profile_names()
+/// The sections named by `names`, as `get` finds them, with their values.
+fn sections_of<'a>(names: impl Iterator<Item = &'a str>, get: impl Fn(&str) -> Option<&'a Section>) -> Sections {
+    names
         .map(|n| {
-            let p = set.profile(n).unwrap();
-            let props = p
+            let props = get(n)
+                .unwrap()
                 .properties()
                 .map(|(k, v)| (k.to_owned(), v.value().to_owned()))
                 .collect();
@@ -27,17 +28,12 @@ fn profiles_of(set: &ProfileSet) -> Sections {
         .collect()
 }
 
+fn profiles_of(set: &ProfileSet) -> Sections {
+    sections_of(set.profile_names(), |n| set.profile(n))
+}
+
 fn sso_sessions_of(set: &ProfileSet) -> Sections {
-    set.sso_session_names()
-        .map(|n| {
-            let p = set.sso_session(n).unwrap();
-            let props = p
-                .properties()
-                .map(|(k, v)| (k.to_owned(), v.value().to_owned()))
-                .collect();
-            (n.to_owned(), props)
-        })
-        .collect()
+    sections_of(set.sso_session_names(), |n| set.sso_session(n))
 }
 
 fn expected(value: &Value) -> Sections {
