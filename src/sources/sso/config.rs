@@ -49,11 +49,8 @@ impl SsoConfig {
         role_name: impl Into<String>,
     ) -> Self {
         Self {
-            start_url: start_url.into(),
-            region: region.into(),
-            account_id: account_id.into(),
-            role_name: role_name.into(),
             session_name: Some(session_name.into()),
+            ..Self::legacy(start_url, region, account_id, role_name)
         }
     }
 

@@ -13,7 +13,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::wire::{RestError, join};
+use super::wire::{RestError, join, parse_json, success_body};
 use crate::error::{ErrorClass, SourceError};
 use crate::sources::http;
 
@@ -80,24 +80,9 @@ pub(crate) async fn create_token(
         .await
         .map_err(|e| http::transport_error(WHAT, e))?;
     drop(body);
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = Zeroizing::new(http::read_body_capped(WHAT, response, max_body_bytes).await?);
     let secrets = [grant.client_secret, grant.refresh_token];
-    if !status.is_success() {
-        return Err(status_error(
-            status.as_u16(),
-            &RestError::read(&headers, &body, &secrets),
-        ));
-    }
-    let answer: Answer = serde_json::from_slice(&body).map_err(|e| {
-        SourceError::invalid_response(format!(
-            "{WHAT}: the answer is not the expected JSON ({:?} error at line {} column {})",
-            e.classify(),
-            e.line(),
-            e.column()
-        ))
-    })?;
+    let body = success_body(WHAT, response, max_body_bytes, &secrets, status_error).await?;
+    let answer: Answer = parse_json(WHAT, &body)?;
     let access_token = answer
         .access_token
         .filter(|t| !t.trim().is_empty())

@@ -14,7 +14,7 @@ use reqwest::header::{ACCEPT, HeaderValue};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use super::wire::{RestError, join};
+use super::wire::{RestError, join, parse_json, success_body};
 use crate::credentials::Credentials;
 use crate::error::{ErrorClass, SourceError};
 use crate::sources::http;
@@ -75,27 +75,12 @@ pub(crate) async fn get_role_credentials(
         .send()
         .await
         .map_err(|e| http::transport_error(WHAT, e))?;
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = Zeroizing::new(http::read_body_capped(WHAT, response, max_body_bytes).await?);
-    if !status.is_success() {
-        return Err(status_error(
-            status.as_u16(),
-            &RestError::read(&headers, &body, &[access_token]),
-        ));
-    }
+    let body = success_body(WHAT, response, max_body_bytes, &[access_token], status_error).await?;
     parse(&body, role.account_id, now)
 }
 
 fn parse(body: &[u8], account_id: &str, now: SystemTime) -> Result<Credentials, SourceError> {
-    let answer: Answer = serde_json::from_slice(body).map_err(|e| {
-        SourceError::invalid_response(format!(
-            "{WHAT}: the answer is not the expected JSON ({:?} error at line {} column {})",
-            e.classify(),
-            e.line(),
-            e.column()
-        ))
-    })?;
+    let answer: Answer = parse_json(WHAT, body)?;
     let missing = |field: &str| SourceError::invalid_response(format!("{WHAT}: the answer has no `{field}`"));
     let creds = answer.role_credentials.ok_or_else(|| missing("roleCredentials"))?;
     let access_key_id = creds.access_key_id.ok_or_else(|| missing("accessKeyId"))?;

@@ -1,5 +1,5 @@
 //! What the two IAM Identity Center services share on the wire: restJson
-//! errors, and endpoint paths.
+//! errors, reading and parsing answers, and endpoint paths.
 //!
 //! A restJson error carries its code in the `x-amzn-ErrorType` header
 //! (`Code:namespace` or `namespace#Code`), else in the body's `__type`,
@@ -10,8 +10,11 @@
 use reqwest::Url;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use zeroize::Zeroizing;
 
-use crate::sources::http::safe_text;
+use crate::error::SourceError;
+use crate::sources::http::{self, safe_text};
 
 #[derive(Deserialize, Default)]
 struct ErrorBody {
@@ -70,6 +73,41 @@ impl RestError {
 fn clean_code(code: &str) -> String {
     let code = code.split(':').next().unwrap_or(code);
     code.rsplit('#').next().unwrap_or(code).trim().to_string()
+}
+
+/// The body of `response`, read up to `max_body_bytes` (an error for
+/// `what` past that). A non-2xx answer is the error `status_error` makes of
+/// its status and [`RestError`], `secrets` redacted.
+pub(crate) async fn success_body(
+    what: &str,
+    response: reqwest::Response,
+    max_body_bytes: usize,
+    secrets: &[&str],
+    status_error: impl FnOnce(u16, &RestError) -> SourceError,
+) -> Result<Zeroizing<Vec<u8>>, SourceError> {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = http::read_body_capped(what, response, max_body_bytes).await?;
+    if !status.is_success() {
+        return Err(status_error(
+            status.as_u16(),
+            &RestError::read(&headers, &body, secrets),
+        ));
+    }
+    Ok(body)
+}
+
+/// `body` as the JSON answer `T` of `what`; an error says where the JSON
+/// broke, never what it holds.
+pub(crate) fn parse_json<T: DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, SourceError> {
+    serde_json::from_slice(body).map_err(|e| {
+        SourceError::invalid_response(format!(
+            "{what}: the answer is not the expected JSON ({:?} error at line {} column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
+    })
 }
 
 /// `endpoint` with `path` appended to its own path.
