@@ -37,6 +37,18 @@ fn start(chain: DefaultChain) -> (Refresher, CredentialsHandle) {
     (refresher, handle)
 }
 
+/// The chain started with the environment's keys set (`AKIDCHAINENV`) and
+/// the metadata service at `emulator`.
+fn env_and_imds(emulator: &Emulator) -> (Vars, Refresher, CredentialsHandle) {
+    let vars = vars(&[
+        ("AWS_ACCESS_KEY_ID", "AKIDCHAINENV"),
+        ("AWS_SECRET_ACCESS_KEY", "chain-env-secret"),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &emulator.imds_endpoint()),
+    ]);
+    let (refresher, handle) = start(chain(&vars));
+    (vars, refresher, handle)
+}
+
 /// A port on loopback where nothing listens.
 fn closed_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -49,12 +61,7 @@ fn closed_port() -> u16 {
 #[tokio::test]
 async fn environment_set_chooses_env() {
     let emulator = Emulator::start().unwrap();
-    let vars = vars(&[
-        ("AWS_ACCESS_KEY_ID", "AKIDCHAINENV"),
-        ("AWS_SECRET_ACCESS_KEY", "chain-env-secret"),
-        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &emulator.imds_endpoint()),
-    ]);
-    let (_refresher, handle) = start(chain(&vars));
+    let (_vars, _refresher, handle) = env_and_imds(&emulator);
     assert_eq!(handle.load().source(), "chain");
     let snapshot = handle.wait_ready(WAIT).await.unwrap();
     assert_eq!(snapshot.credentials().unwrap().access_key_id(), "AKIDCHAINENV");
@@ -136,12 +143,7 @@ async fn an_error_other_than_not_loaded_stops_the_chain() {
 #[tokio::test]
 async fn sticks_to_imds_through_an_outage_and_chooses_again_when_env_goes_away() {
     let emulator = Emulator::start().unwrap();
-    let vars = vars(&[
-        ("AWS_ACCESS_KEY_ID", "AKIDCHAINENV"),
-        ("AWS_SECRET_ACCESS_KEY", "chain-env-secret"),
-        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &emulator.imds_endpoint()),
-    ]);
-    let (_refresher, handle) = start(chain(&vars));
+    let (vars, _refresher, handle) = env_and_imds(&emulator);
     assert_eq!(handle.wait_ready(WAIT).await.unwrap().resolved_source(), "env");
 
     // The variables go away: env is not loaded any more, the chain chooses IMDS.

@@ -15,7 +15,7 @@ use credrefresh::sdk::DEFAULT_SDK_WAIT;
 use credrefresh::sources::StaticSource;
 use credrefresh::sources::sts::AssumeRoleSource;
 use credrefresh::testing::{Call, Emulator, Fault};
-use credrefresh::{Credentials, CredentialsState, RefreshEventKind, RefreshPolicy, Refresher};
+use credrefresh::{Credentials, CredentialsHandle, CredentialsState, RefreshEventKind, RefreshPolicy, Refresher};
 use sdk_interop::sts_client;
 
 const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/sdk-role";
@@ -58,6 +58,18 @@ fn short_policy() -> RefreshPolicy {
         )
 }
 
+/// A refresher with role `app` assumed from the emulator, on the short
+/// policy; not waited for.
+fn start(emulator: &Emulator) -> (Refresher, CredentialsHandle) {
+    let refresher = Refresher::builder()
+        .policy(short_policy())
+        .role("app", assume_role(emulator))
+        .start()
+        .unwrap();
+    let handle = refresher.handle("app").unwrap();
+    (refresher, handle)
+}
+
 /// The access key ID in a recorded request's SigV4 credential scope.
 fn signing_key(authorization: Option<&str>) -> Option<String> {
     let scope = authorization?.split("Credential=").nth(1)?;
@@ -67,12 +79,7 @@ fn signing_key(authorization: Option<&str>) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sdk_calls_as_the_emulators_assumed_role_and_follows_refreshes() {
     let emulator = Emulator::start().unwrap();
-    let refresher = Refresher::builder()
-        .policy(short_policy())
-        .role("app", assume_role(&emulator))
-        .start()
-        .unwrap();
-    let handle = refresher.handle("app").unwrap();
+    let (refresher, handle) = start(&emulator);
     handle.wait_ready(WAIT).await.expect("AssumeRole on the emulator");
 
     let sts = sts_client(&handle, &emulator.sts_endpoint());
@@ -118,12 +125,7 @@ async fn sdk_call_fails_with_a_credentials_error_while_the_role_is_not_loaded() 
             message: "emulated outage".into(),
         }),
     );
-    let refresher = Refresher::builder()
-        .policy(short_policy())
-        .role("app", assume_role(&emulator))
-        .start()
-        .unwrap();
-    let handle = refresher.handle("app").unwrap();
+    let (refresher, handle) = start(&emulator);
     let sts = sts_client(&handle, &emulator.sts_endpoint());
 
     // The handle waits up to DEFAULT_SDK_WAIT for first credentials, then
