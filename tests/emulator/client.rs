@@ -13,6 +13,11 @@ pub fn client() -> reqwest::Client {
         .expect("client")
 }
 
+/// Sends `request` and reads the whole answer as text, whatever its status.
+pub async fn text(request: reqwest::RequestBuilder) -> String {
+    request.send().await.unwrap().text().await.unwrap()
+}
+
 /// Parses an RFC 3339 UTC timestamp, asserting the AWS form: `Z`, whole
 /// seconds.
 pub fn rfc3339(text: &str) -> SystemTime {

@@ -4,7 +4,7 @@
 use credrefresh::REDACTED;
 use credrefresh::testing::{Call, Emulator, Fault};
 
-use crate::client::client;
+use crate::client::{client, text};
 
 const AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=AKIDRECORDS/20260101/eu-west-1/sts/aws4_request, \
                              SignedHeaders=host;x-amz-date;x-amz-security-token, Signature=5ec2e7516a7e";
@@ -118,60 +118,48 @@ async fn issued_secrets_lists_every_secret_handed_out() {
     let client = client();
     let mut handed_out = Vec::new();
 
-    let body = client
-        .post(emulator.sts_endpoint())
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("authorization", AUTHORIZATION)
-        .header("x-amz-date", "20260101T000000Z")
-        .body("Action=GetSessionToken&Version=2011-06-15")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = text(
+        client
+            .post(emulator.sts_endpoint())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("authorization", AUTHORIZATION)
+            .header("x-amz-date", "20260101T000000Z")
+            .body("Action=GetSessionToken&Version=2011-06-15"),
+    )
+    .await;
     for element in ["SecretAccessKey", "SessionToken"] {
         let start = body.find(&format!("<{element}>")).unwrap() + element.len() + 2;
         let end = body.find(&format!("</{element}>")).unwrap();
         handed_out.push(body[start..end].to_string());
     }
 
-    let token = client
-        .put(format!("{}/latest/api/token", emulator.imds_endpoint()))
-        .header("x-aws-ec2-metadata-token-ttl-seconds", "60")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let token = text(
+        client
+            .put(format!("{}/latest/api/token", emulator.imds_endpoint()))
+            .header("x-aws-ec2-metadata-token-ttl-seconds", "60"),
+    )
+    .await;
     handed_out.push(token.clone());
     let imds: serde_json::Value = serde_json::from_str(
-        &client
-            .get(format!(
-                "{}/latest/meta-data/iam/security-credentials/{}",
-                emulator.imds_endpoint(),
-                emulator.imds_role_name()
-            ))
-            .header("x-aws-ec2-metadata-token", &token)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
+        &text(
+            client
+                .get(format!(
+                    "{}/latest/meta-data/iam/security-credentials/{}",
+                    emulator.imds_endpoint(),
+                    emulator.imds_role_name()
+                ))
+                .header("x-aws-ec2-metadata-token", &token),
+        )
+        .await,
     )
     .unwrap();
     let ecs: serde_json::Value = serde_json::from_str(
-        &client
-            .get(emulator.ecs_full_uri())
-            .header("authorization", emulator.ecs_auth_token())
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
+        &text(
+            client
+                .get(emulator.ecs_full_uri())
+                .header("authorization", emulator.ecs_auth_token()),
+        )
+        .await,
     )
     .unwrap();
     for doc in [&imds, &ecs] {
