@@ -2,11 +2,12 @@
 
 use std::fmt;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
+use futures_util::task::AtomicWaker;
 use tokio::sync::{Notify, broadcast};
 
 use crate::clock::{Clock, SystemClock};
@@ -85,18 +86,12 @@ pub struct Snapshot {
     pub(crate) role: Arc<str>,
     /// A source's name is static: no allocation per role.
     pub(crate) source: &'static str,
-    /// For a source that picks among others (a chain): the one that
-    /// produced the current credentials.
-    pub(crate) resolved_source: Option<&'static str>,
     /// Cheap to clone: [`Credentials`] share their fields.
     pub(crate) credentials: Option<Credentials>,
     pub(crate) state: CredentialsState,
-    pub(crate) last_error: Option<LastError>,
     pub(crate) last_success: Option<SystemTime>,
     pub(crate) next_refresh: Option<SystemTime>,
     pub(crate) consecutive_failures: u32,
-    pub(crate) extensions: u64,
-    pub(crate) restarts: u64,
     pub(crate) generation: u64,
     /// The generation at which the current credentials were first published.
     pub(crate) credentials_generation: u64,
@@ -104,7 +99,31 @@ pub struct Snapshot {
     pub(crate) stopped: bool,
     /// The refresher's clock, read by [`Snapshot::usable_credentials`].
     pub(crate) clock: Arc<dyn Clock>,
+    /// What most roles never have (an error, an extension, a restart, a
+    /// chain's choice): boxed, made on first use, so that a healthy role's
+    /// snapshot stays small. Read it through [`Snapshot::rare`].
+    pub(crate) rare: Option<Box<RareFields>>,
 }
+
+/// The fields of a [`Snapshot`] that most roles never set: all zero or
+/// `None` until the first failure, extension, restart or chain choice.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct RareFields {
+    /// For a source that picks among others (a chain): the one that
+    /// produced the current credentials.
+    pub(crate) resolved_source: Option<&'static str>,
+    pub(crate) last_error: Option<LastError>,
+    pub(crate) extensions: u64,
+    pub(crate) restarts: u64,
+}
+
+/// What [`Snapshot::rare`] reads when the snapshot has none.
+static NO_RARE_FIELDS: RareFields = RareFields {
+    resolved_source: None,
+    last_error: None,
+    extensions: 0,
+    restarts: 0,
+};
 
 impl Snapshot {
     /// No credentials yet, on the system clock.
@@ -118,20 +137,27 @@ impl Snapshot {
         Self {
             role,
             source,
-            resolved_source: None,
             credentials: None,
             state: CredentialsState::NotLoaded,
-            last_error: None,
             last_success: None,
             next_refresh: None,
             consecutive_failures: 0,
-            extensions: 0,
-            restarts: 0,
             generation: 0,
             credentials_generation: 0,
             stopped: false,
             clock,
+            rare: None,
         }
+    }
+
+    /// The fields most roles never set (all zero or `None` when unset).
+    pub(crate) fn rare(&self) -> &RareFields {
+        self.rare.as_deref().unwrap_or(&NO_RARE_FIELDS)
+    }
+
+    /// The same, to change: made on first use.
+    pub(crate) fn rare_mut(&mut self) -> &mut RareFields {
+        self.rare.get_or_insert_with(Box::default)
     }
 
     /// The role's name.
@@ -152,7 +178,7 @@ impl Snapshot {
     /// [`source`](Self::source). Also the `chosen` label of
     /// [`CHAIN_SOURCE`](crate::metrics::CHAIN_SOURCE).
     pub fn resolved_source(&self) -> &str {
-        self.resolved_source.unwrap_or(self.source)
+        self.rare().resolved_source.unwrap_or(self.source)
     }
 
     /// The current credentials, if any have been loaded. Check
@@ -205,12 +231,12 @@ impl Snapshot {
 
     /// The latest failed refresh, kept after a later success for inspection.
     pub fn last_error(&self) -> Option<&LastError> {
-        self.last_error.as_ref()
+        self.rare().last_error.as_ref()
     }
 
     /// The class of the latest failed refresh.
     pub fn last_error_class(&self) -> Option<ErrorClass> {
-        self.last_error.as_ref().map(|e| e.class)
+        self.rare().last_error.as_ref().map(|e| e.class)
     }
 
     /// When the latest successful refresh finished.
@@ -230,12 +256,12 @@ impl Snapshot {
 
     /// How many times credentials were extended past their expiry.
     pub fn extensions(&self) -> u64 {
-        self.extensions
+        self.rare().extensions
     }
 
     /// How many times the supervisor restarted this role's refresher.
     pub fn restarts(&self) -> u64 {
-        self.restarts
+        self.rare().restarts
     }
 
     /// Counts published changes; a new value means a new snapshot.
@@ -304,8 +330,16 @@ pub(crate) struct Shared {
     /// Wakes [`CredentialsHandle::wait_for`] callers after each publish (a
     /// `Notify` is a tenth of the size of a `watch` channel).
     pub(crate) published: Notify,
-    /// Wakes the actor: an invalidation arrived.
-    pub(crate) invalidate: Notify,
+    /// Wakes the role's refresher (it registers here whenever it waits):
+    /// an invalidation arrived. A waker slot, not a `Notify`: the refresher
+    /// checks [`invalidate_pending`](Self::invalidate_pending) in the timer
+    /// future it already has, instead of keeping a future of its own
+    /// waiting for a notification.
+    pub(crate) refresher: AtomicWaker,
+    /// An invalidation the refresher has not looked at yet (set before
+    /// [`refresher`](Self::refresher) is woken, taken by the refresher):
+    /// like a `Notify` permit, it outlives a restart of the refresher.
+    pub(crate) invalidate_pending: AtomicBool,
     /// The highest generation a reader declared bad.
     pub(crate) invalidated_generation: AtomicU64,
     /// Invalidation calls, for metrics.
@@ -327,7 +361,8 @@ impl Shared {
             snapshot: ArcSwap::from_pointee(Snapshot::empty_on(role, source, clock)),
             events: OnceLock::new(),
             published: Notify::new(),
-            invalidate: Notify::new(),
+            refresher: AtomicWaker::new(),
+            invalidate_pending: AtomicBool::new(false),
             invalidated_generation: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
             stats: RoleStats::default(),
@@ -597,7 +632,8 @@ impl CredentialsHandle {
             .invalidated_generation
             .fetch_max(generation, Ordering::AcqRel);
         if before < generation {
-            self.shared.invalidate.notify_one();
+            self.shared.invalidate_pending.store(true, Ordering::Release);
+            self.shared.refresher.wake();
         }
     }
 }
@@ -698,6 +734,33 @@ mod tests {
 
     fn shared() -> Arc<Shared> {
         Shared::new("app".into(), "static")
+    }
+
+    /// Every role has one of each: most roles never fail, so what they
+    /// never set is boxed and made on first use (see the README's memory
+    /// figures).
+    #[test]
+    fn what_every_role_carries_stays_small() {
+        use std::mem::size_of;
+        assert!(size_of::<Snapshot>() <= 120, "{}", size_of::<Snapshot>());
+        assert!(size_of::<Shared>() <= 248, "{}", size_of::<Shared>());
+    }
+
+    #[test]
+    fn rare_fields_are_made_on_first_use_and_read_as_zero_before() {
+        let mut snap = Snapshot::empty("app".into(), "static");
+        assert!(snap.rare.is_none());
+        assert_eq!((snap.extensions(), snap.restarts()), (0, 0));
+        assert!(snap.last_error().is_none() && snap.last_error_class().is_none());
+        assert_eq!(snap.resolved_source(), "static");
+        assert!(snap.rare.is_none(), "reads made the rare fields");
+        snap.rare_mut().resolved_source = Some("imds");
+        snap.rare_mut().restarts += 1;
+        let copy = snap.clone();
+        assert_eq!(
+            (copy.resolved_source(), copy.restarts(), copy.source()),
+            ("imds", 1, "static")
+        );
     }
 
     #[test]
@@ -806,6 +869,13 @@ mod tests {
         }
         assert_eq!(s.invalidated_generation.load(Ordering::Relaxed), 1);
         assert_eq!(s.invalidations.load(Ordering::Relaxed), 100);
+        // One wake-up for the refresher, pending until it takes it.
+        assert!(s.invalidate_pending.swap(false, Ordering::AcqRel));
+        h.invalidate();
+        assert!(
+            !s.invalidate_pending.load(Ordering::Acquire),
+            "same generation: no new wake-up"
+        );
     }
 
     fn expiring_at(expiry: SystemTime) -> Credentials {
@@ -883,7 +953,7 @@ mod tests {
         let s = shared();
         let h = CredentialsHandle::new(s.clone());
         let mut snap = Snapshot::empty("app".into(), "static");
-        snap.last_error = Some(LastError {
+        snap.rare_mut().last_error = Some(LastError {
             class: ErrorClass::Throttled,
             message: "slow down".into(),
             at: SystemTime::UNIX_EPOCH,

@@ -24,9 +24,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use actix::WeakAddr;
 use actix::prelude::*;
 
-use super::actor::{ChildExited, RefresherActor, Stop};
+use super::actor::{ActorEnv, ChildExited, RefresherActor, Stop};
 use super::spec::{ClockAndRandom, RoleSpec};
 use crate::backoff::Backoff;
 use crate::metrics::RoleMetrics;
@@ -43,10 +44,15 @@ pub(super) struct RemoveRole(pub(super) Arc<str>);
 #[rtype(result = "()")]
 pub(super) struct Shutdown;
 
+/// One role in the supervisor's table (tens of thousands of them on a big
+/// server: kept small, see the unit tests).
 struct Child {
     id: u64,
     spec: RoleSpec,
-    addr: Option<Addr<RefresherActor>>,
+    /// The running refresher, if any. Weak: the actor lives on its own
+    /// (its timer future keeps it running), and a strong address would
+    /// cost every role the allocations of a sender.
+    addr: Option<WeakAddr<RefresherActor>>,
     /// Boxed: only a crashing role has one.
     restart_backoff: Option<Box<Backoff>>,
     /// When the current incarnation started.
@@ -58,6 +64,9 @@ struct Child {
 
 pub(super) struct Supervisor {
     injected: ClockAndRandom,
+    /// What every refresher shares, made with the supervisor's address
+    /// when the first one starts.
+    env: Option<Arc<ActorEnv>>,
     children: HashMap<Arc<str>, Child>,
     next_id: u64,
 }
@@ -66,13 +75,17 @@ impl Supervisor {
     pub(super) fn new(injected: ClockAndRandom) -> Self {
         Self {
             injected,
+            env: None,
             children: HashMap::new(),
             next_id: 0,
         }
     }
 
     fn spawn_child(&mut self, role: &Arc<str>, ctx: &mut Context<Self>) {
-        let recipient = ctx.address().recipient();
+        let env = self
+            .env
+            .get_or_insert_with(|| Arc::new(ActorEnv::new(self.injected.clone(), Some(ctx.address().recipient()))))
+            .clone();
         self.next_id += 1;
         let id = self.next_id;
         let now = self.injected.clock.now();
@@ -80,8 +93,15 @@ impl Supervisor {
             child.id = id;
             child.started_at = now;
             child.generation_at_start = child.spec.shared.snapshot.load().credentials_generation;
-            let actor = RefresherActor::new(id, child.spec.clone(), self.injected.clone(), Some(recipient));
-            child.addr = Some(actor.start());
+            let actor = RefresherActor::new(id, child.spec.clone(), env);
+            child.addr = Some(actor.start().downgrade());
+        }
+    }
+
+    /// Asks a refresher to stop, if it still runs.
+    fn stop_child(addr: Option<&WeakAddr<RefresherActor>>) {
+        if let Some(addr) = addr.and_then(WeakAddr::upgrade) {
+            addr.do_send(Stop);
         }
     }
 
@@ -113,9 +133,7 @@ impl Actor for Supervisor {
 
     fn stopping(&mut self, _: &mut Context<Self>) -> Running {
         for child in self.children.values() {
-            if let Some(addr) = &child.addr {
-                addr.do_send(Stop);
-            }
+            Self::stop_child(child.addr.as_ref());
         }
         self.children.clear();
         Running::Stop
@@ -154,9 +172,7 @@ impl Handler<RemoveRole> for Supervisor {
     fn handle(&mut self, RemoveRole(role): RemoveRole, _: &mut Context<Self>) {
         if let Some(child) = self.children.remove(&role) {
             tracing::debug!(role = %role, "stopping refresher");
-            if let Some(addr) = child.addr {
-                addr.do_send(Stop);
-            }
+            Self::stop_child(child.addr.as_ref());
         }
     }
 }
@@ -175,7 +191,7 @@ impl Handler<ChildExited> for Supervisor {
         let shared = child.spec.shared.clone();
         let metrics = RoleMetrics::new(shared.clone());
         let mut snapshot = (*shared.snapshot.load_full()).clone();
-        snapshot.restarts += 1;
+        snapshot.rare_mut().restarts += 1;
         shared.publish(snapshot, false, &[]);
         metrics.restart();
         let delay = self.restart_delay(&msg.role);
