@@ -20,7 +20,9 @@
 //! supervisor did not ask for is a crash, and the role's refresher is
 //! started again after a backoff delay, on the same handle.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -44,11 +46,34 @@ pub(super) struct RemoveRole(pub(super) Arc<str>);
 #[rtype(result = "()")]
 pub(super) struct Shutdown;
 
-/// One role in the supervisor's table (tens of thousands of them on a big
-/// server: kept small, see the unit tests).
+/// A role's spec as the key of the supervisor's table: hashed and compared
+/// by the role's name, so that the name is not stored a second time.
+struct ByName(RoleSpec);
+
+impl Hash for ByName {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.name.hash(state);
+    }
+}
+
+impl PartialEq for ByName {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.name == other.0.name
+    }
+}
+
+impl Eq for ByName {}
+
+impl Borrow<str> for ByName {
+    fn borrow(&self) -> &str {
+        &self.0.name
+    }
+}
+
+/// One role in the supervisor's table, next to its spec (tens of thousands
+/// of them on a big server: kept small, see the unit tests).
 struct Child {
     id: u64,
-    spec: RoleSpec,
     /// The running refresher, if any. Weak: the actor lives on its own
     /// (its timer future keeps it running), and a strong address would
     /// cost every role the allocations of a sender.
@@ -67,7 +92,7 @@ pub(super) struct Supervisor {
     /// What every refresher shares, made with the supervisor's address
     /// when the first one starts.
     env: Option<Arc<ActorEnv>>,
-    children: HashMap<Arc<str>, Child>,
+    children: HashMap<ByName, Child>,
     next_id: u64,
 }
 
@@ -89,13 +114,19 @@ impl Supervisor {
         self.next_id += 1;
         let id = self.next_id;
         let now = self.injected.clock.now();
-        if let Some(child) = self.children.get_mut(role) {
+        if let Some((spec, child)) = self.child(role) {
             child.id = id;
             child.started_at = now;
-            child.generation_at_start = child.spec.shared.snapshot.load().credentials_generation;
-            let actor = RefresherActor::new(id, child.spec.clone(), env);
+            child.generation_at_start = spec.shared.snapshot.load().credentials_generation;
+            let actor = RefresherActor::new(id, spec, env);
             child.addr = Some(actor.start().downgrade());
         }
+    }
+
+    /// The role's spec and entry.
+    fn child(&mut self, role: &str) -> Option<(RoleSpec, &mut Child)> {
+        let spec = self.children.get_key_value(role)?.0.0.clone();
+        Some((spec, self.children.get_mut(role)?))
     }
 
     /// Asks a refresher to stop, if it still runs.
@@ -108,16 +139,16 @@ impl Supervisor {
     fn restart_delay(&mut self, role: &Arc<str>) -> Duration {
         let now = self.injected.clock.now();
         let random = self.injected.random.clone();
-        let Some(child) = self.children.get_mut(role) else {
+        let Some((spec, child)) = self.child(role) else {
             return Duration::ZERO;
         };
-        let policy = child.spec.policy.backoff;
+        let policy = spec.policy.backoff;
         // Healthy uptime (see the module docs) starts a new backoff run.
         // Measured from the start of the incarnation that died, not from
         // the last restart decision, which would count the restart delay
         // itself as uptime.
         let uptime = now.duration_since(child.started_at).unwrap_or(Duration::ZERO);
-        let succeeded = child.spec.shared.snapshot.load().credentials_generation > child.generation_at_start;
+        let succeeded = spec.shared.snapshot.load().credentials_generation > child.generation_at_start;
         if succeeded && uptime >= policy.max {
             child.restart_backoff = None;
         }
@@ -145,17 +176,16 @@ impl Handler<AddRole> for Supervisor {
 
     fn handle(&mut self, AddRole(spec): AddRole, ctx: &mut Context<Self>) {
         let role = spec.name.clone();
-        if self.children.contains_key(&role) {
+        if self.children.contains_key(&*role) {
             // The façade checks names; a duplicate here is a logic error.
             tracing::error!(role = %role, "role added twice; ignoring the second");
             return;
         }
         tracing::debug!(role = %role, source = spec.source.name(), "starting refresher");
         self.children.insert(
-            role.clone(),
+            ByName(spec),
             Child {
                 id: 0,
-                spec,
                 addr: None,
                 restart_backoff: None,
                 started_at: SystemTime::UNIX_EPOCH,
@@ -170,7 +200,7 @@ impl Handler<RemoveRole> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, RemoveRole(role): RemoveRole, _: &mut Context<Self>) {
-        if let Some(child) = self.children.remove(&role) {
+        if let Some(child) = self.children.remove(&*role) {
             tracing::debug!(role = %role, "stopping refresher");
             Self::stop_child(child.addr.as_ref());
         }
@@ -181,14 +211,14 @@ impl Handler<ChildExited> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, msg: ChildExited, ctx: &mut Context<Self>) {
-        let Some(child) = self.children.get_mut(&msg.role) else {
+        let Some((spec, child)) = self.child(&msg.role) else {
             return; // removed on purpose
         };
         if child.id != msg.id {
             return; // an older incarnation
         }
         child.addr = None;
-        let shared = child.spec.shared.clone();
+        let shared = spec.shared.clone();
         let metrics = RoleMetrics::new(shared.clone());
         let mut snapshot = (*shared.snapshot.load_full()).clone();
         snapshot.rare_mut().restarts += 1;
@@ -202,7 +232,7 @@ impl Handler<ChildExited> for Supervisor {
         );
         let role = msg.role.clone();
         ctx.run_later(delay, move |act, ctx| {
-            if act.children.get(&role).is_some_and(|c| c.addr.is_none()) {
+            if act.children.get(&*role).is_some_and(|c| c.addr.is_none()) {
                 act.spawn_child(&role, ctx);
             }
         });
@@ -214,5 +244,17 @@ impl Handler<Shutdown> for Supervisor {
 
     fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
         ctx.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One entry per role: the spec (hashed by its name) and the child.
+    #[test]
+    fn a_child_entry_stays_small() {
+        let entry = std::mem::size_of::<(ByName, Child)>();
+        assert!(entry <= 56, "{entry}");
     }
 }
