@@ -38,6 +38,12 @@ use crate::metrics::RoleMetrics;
 #[rtype(result = "()")]
 pub(super) struct AddRole(pub(super) RoleSpec);
 
+/// The roles a refresher starts with, in one message: one allocation
+/// instead of a message per role in the mailbox, and the table sized once.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(super) struct AddRoles(pub(super) Vec<RoleSpec>);
+
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(super) struct RemoveRole(pub(super) Arc<str>);
@@ -129,6 +135,28 @@ impl Supervisor {
         Some((spec, self.children.get_mut(role)?))
     }
 
+    /// Adds a role and starts its refresher.
+    fn add(&mut self, spec: RoleSpec, ctx: &mut Context<Self>) {
+        let role = spec.name.clone();
+        if self.children.contains_key(&*role) {
+            // The façade checks names; a duplicate here is a logic error.
+            tracing::error!(role = %role, "role added twice; ignoring the second");
+            return;
+        }
+        tracing::debug!(role = %role, source = spec.source.name(), "starting refresher");
+        self.children.insert(
+            ByName(spec),
+            Child {
+                id: 0,
+                addr: None,
+                restart_backoff: None,
+                started_at: SystemTime::UNIX_EPOCH,
+                generation_at_start: 0,
+            },
+        );
+        self.spawn_child(&role, ctx);
+    }
+
     /// Asks a refresher to stop, if it still runs.
     fn stop_child(addr: Option<&WeakAddr<RefresherActor>>) {
         if let Some(addr) = addr.and_then(WeakAddr::upgrade) {
@@ -175,24 +203,18 @@ impl Handler<AddRole> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, AddRole(spec): AddRole, ctx: &mut Context<Self>) {
-        let role = spec.name.clone();
-        if self.children.contains_key(&*role) {
-            // The façade checks names; a duplicate here is a logic error.
-            tracing::error!(role = %role, "role added twice; ignoring the second");
-            return;
+        self.add(spec, ctx);
+    }
+}
+
+impl Handler<AddRoles> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, AddRoles(specs): AddRoles, ctx: &mut Context<Self>) {
+        self.children.reserve(specs.len());
+        for spec in specs {
+            self.add(spec, ctx);
         }
-        tracing::debug!(role = %role, source = spec.source.name(), "starting refresher");
-        self.children.insert(
-            ByName(spec),
-            Child {
-                id: 0,
-                addr: None,
-                restart_backoff: None,
-                started_at: SystemTime::UNIX_EPOCH,
-                generation_at_start: 0,
-            },
-        );
-        self.spawn_child(&role, ctx);
     }
 }
 
