@@ -88,7 +88,8 @@ pin_project! {
         // When the planned refresh is due (wall clock), until it starts.
         refresh_due: Option<SystemTime>,
         // When the planned refresh starts at the latest, whatever the wall
-        // clock says (monotonic clock): the delay planned at first.
+        // clock says (monotonic clock): the delay planned at first. None
+        // when that is past what an `Instant` holds.
         refresh_by: Option<Instant>,
     }
 }
@@ -192,7 +193,7 @@ impl RefresherActor {
         let delay = at.duration_since(self.now()).unwrap_or(Duration::ZERO);
         let timer = self.timer.as_mut().project();
         *timer.refresh_due = Some(at);
-        *timer.refresh_by = Some(monotonic_now() + delay);
+        *timer.refresh_by = monotonic_now().checked_add(delay);
         self.plan(ctx);
     }
 
@@ -204,11 +205,11 @@ impl RefresherActor {
         let now = self.now();
         let mono = monotonic_now();
         let mut wait = MAX_TIMER_SLICE;
-        if let (Some(at), Some(by)) = (self.timer.refresh_due, self.timer.refresh_by) {
-            let refresh_in = at
-                .duration_since(now)
-                .unwrap_or(Duration::ZERO)
-                .min(by.saturating_duration_since(mono));
+        if let Some(at) = self.timer.refresh_due {
+            let mut refresh_in = at.duration_since(now).unwrap_or(Duration::ZERO);
+            if let Some(by) = self.timer.refresh_by {
+                refresh_in = refresh_in.min(by.saturating_duration_since(mono));
+            }
             if refresh_in.is_zero() && !self.in_flight {
                 // Due now (an invalidation without cooldown, the first
                 // fetch): a zero-delay timer would still wait for the timer
