@@ -81,7 +81,7 @@ pub struct LastError {
 /// [`usable_credentials`](Self::usable_credentials) reads the clock and
 /// never returns credentials past their (possibly extended) expiry, whether
 /// a refresher is still running or not.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Snapshot {
     pub(crate) role: Arc<str>,
     /// A source's name is static: no allocation per role.
@@ -103,6 +103,31 @@ pub struct Snapshot {
     /// chain's choice): boxed, made on first use, so that a healthy role's
     /// snapshot stays small. Read it through [`Snapshot::rare`].
     pub(crate) rare: Option<Box<RareFields>>,
+}
+
+/// Every field, in the order of the struct before its rare fields were
+/// boxed: the output does not depend on whether they were made.
+impl fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rare = self.rare();
+        f.debug_struct("Snapshot")
+            .field("role", &self.role)
+            .field("source", &self.source)
+            .field("resolved_source", &rare.resolved_source)
+            .field("credentials", &self.credentials)
+            .field("state", &self.state)
+            .field("last_error", &rare.last_error)
+            .field("last_success", &self.last_success)
+            .field("next_refresh", &self.next_refresh)
+            .field("consecutive_failures", &self.consecutive_failures)
+            .field("extensions", &rare.extensions)
+            .field("restarts", &rare.restarts)
+            .field("generation", &self.generation)
+            .field("credentials_generation", &self.credentials_generation)
+            .field("stopped", &self.stopped)
+            .field("clock", &self.clock)
+            .finish()
+    }
 }
 
 /// The fields of a [`Snapshot`] that most roles never set: all zero or
@@ -749,6 +774,24 @@ mod tests {
         assert!(size_of::<Snapshot>() <= 120, "{}", size_of::<Snapshot>());
         // 232 bytes and the `Arc`'s counts: malloc's 256-byte size class.
         assert!(size_of::<Shared>() <= 232, "{}", size_of::<Shared>());
+    }
+
+    #[test]
+    fn debug_shows_every_field_whether_the_rare_ones_were_made_or_not() {
+        let mut snap = Snapshot::empty("app".into(), "static");
+        let text = format!("{snap:?}");
+        assert!(
+            text.starts_with(
+                "Snapshot { role: \"app\", source: \"static\", resolved_source: None, credentials: None, \
+                 state: NotLoaded, last_error: None, last_success: None, next_refresh: None, \
+                 consecutive_failures: 0, extensions: 0, restarts: 0, generation: 0, \
+                 credentials_generation: 0, stopped: false, clock: "
+            ),
+            "{text}"
+        );
+        snap.rare_mut().restarts = 2;
+        assert!(format!("{snap:?}").contains("extensions: 0, restarts: 2, generation: 0"));
+        assert!(!format!("{snap:?}").contains("rare"));
     }
 
     #[test]
