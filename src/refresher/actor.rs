@@ -205,12 +205,13 @@ impl RefresherActor {
         let now = self.now();
         let mono = monotonic_now();
         let mut wait = MAX_TIMER_SLICE;
-        if let Some(at) = self.timer.refresh_due {
+        // A fetch in flight plans the next refresh when it ends.
+        if let Some(at) = self.timer.refresh_due.filter(|_| !self.in_flight) {
             let mut refresh_in = at.duration_since(now).unwrap_or(Duration::ZERO);
             if let Some(by) = self.timer.refresh_by {
                 refresh_in = refresh_in.min(by.saturating_duration_since(mono));
             }
-            if refresh_in.is_zero() && !self.in_flight {
+            if refresh_in.is_zero() {
                 // Due now (an invalidation without cooldown, the first
                 // fetch): a zero-delay timer would still wait for the timer
                 // wheel's next 1 ms tick and cost the thread an extra sleep

@@ -2,8 +2,9 @@
 //!
 //! # What a restart keeps and loses
 //! Kept: the role's handle and every clone of it, the last published
-//! snapshot (credentials, state, error, counters) and its schedule when the
-//! role was healthy. Lost: the backoff progress of a failure run (a
+//! snapshot (credentials, state, error, counters), its schedule when the
+//! role was healthy, and an invalidation from a reader that the refresher
+//! that died had not acted on. Lost: the backoff progress of a failure run (a
 //! restarted refresher fetches at once) and an in-flight fetch.
 //!
 //! # Restart backoff
