@@ -79,14 +79,23 @@ impl PartialEq for Inner {
 
 impl Eq for Inner {}
 
+/// Strings are boxed (`Box<str>`, 16 bytes, not `String`'s 24): every
+/// role keeps a set in its snapshot, and a fleet runs many roles.
 #[derive(Clone, PartialEq, Eq)]
 struct Fields {
-    access_key_id: String,
-    secret_access_key: Zeroizing<String>,
-    session_token: Option<Zeroizing<String>>,
+    access_key_id: Box<str>,
+    secret_access_key: Zeroizing<Box<str>>,
+    session_token: Option<Zeroizing<Box<str>>>,
     expiry: Option<SystemTime>,
     issued_at: SystemTime,
-    account_id: Option<String>,
+    account_id: Option<Box<str>>,
+}
+
+/// A secret as the fields keep it: copied into a box of its own size, and
+/// the string it came from wiped as it is dropped. (`into_boxed_str` would
+/// move the secret to a smaller buffer without wiping the one it leaves.)
+fn boxed_secret(secret: Zeroizing<String>) -> Zeroizing<Box<str>> {
+    Zeroizing::new(Box::from(secret.as_str()))
 }
 
 fn check_field(field: &'static str, value: &str) -> Result<(), CredentialsError> {
@@ -119,8 +128,8 @@ impl Credentials {
         check_field("access key id", &access_key_id)?;
         check_field("secret access key", &secret_access_key)?;
         Ok(Self::from_fields(Fields {
-            access_key_id,
-            secret_access_key,
+            access_key_id: access_key_id.into_boxed_str(),
+            secret_access_key: boxed_secret(secret_access_key),
             session_token: None,
             expiry: None,
             issued_at,
@@ -188,6 +197,7 @@ impl Credentials {
     pub(crate) fn with_session_token(self, token: impl Into<String>) -> Result<Self, CredentialsError> {
         let token = Zeroizing::new(token.into());
         check_field("session token", &token)?;
+        let token = boxed_secret(token);
         Ok(self.edited(|f| f.session_token = Some(token)))
     }
 
@@ -199,7 +209,9 @@ impl Credentials {
 
     /// The same credentials, of AWS account `account_id` (none when empty).
     pub(crate) fn with_account_id(self, account_id: impl Into<String>) -> Self {
-        let account_id = Some(account_id.into()).filter(|a: &String| !a.is_empty());
+        let account_id = Some(account_id.into())
+            .filter(|a: &String| !a.is_empty())
+            .map(String::into_boxed_str);
         self.edited(|f| f.account_id = account_id)
     }
 
@@ -215,7 +227,7 @@ impl Credentials {
 
     /// The session token of temporary credentials. Handle with care.
     pub fn session_token(&self) -> Option<&str> {
-        self.fields().session_token.as_deref().map(String::as_str)
+        self.fields().session_token.as_deref().map(|t| &**t)
     }
 
     /// When these credentials stop working; `None` for long-term keys.
@@ -260,17 +272,23 @@ impl Credentials {
     pub fn to_env_vars(&self) -> Vec<(&'static str, Zeroizing<String>)> {
         let fields = self.fields();
         let mut vars = vec![
-            (env_vars::ACCESS_KEY_ID, Zeroizing::new(fields.access_key_id.clone())),
-            (env_vars::SECRET_ACCESS_KEY, fields.secret_access_key.clone()),
+            (
+                env_vars::ACCESS_KEY_ID,
+                Zeroizing::new(fields.access_key_id.to_string()),
+            ),
+            (
+                env_vars::SECRET_ACCESS_KEY,
+                Zeroizing::new(fields.secret_access_key.to_string()),
+            ),
         ];
         if let Some(token) = &fields.session_token {
-            vars.push((env_vars::SESSION_TOKEN, token.clone()));
+            vars.push((env_vars::SESSION_TOKEN, Zeroizing::new(token.to_string())));
         }
         if let Some(expiry) = fields.expiry {
             vars.push((env_vars::CREDENTIAL_EXPIRATION, Zeroizing::new(format_rfc3339(expiry))));
         }
         if let Some(account) = &fields.account_id {
-            vars.push((env_vars::ACCOUNT_ID, Zeroizing::new(account.clone())));
+            vars.push((env_vars::ACCOUNT_ID, Zeroizing::new(account.to_string())));
         }
         vars
     }
@@ -370,12 +388,12 @@ impl CredentialsBuilder {
             check_field("session token", token)?;
         }
         Ok(Credentials::from_fields(Fields {
-            access_key_id: self.access_key_id,
-            secret_access_key: self.secret_access_key,
-            session_token: self.session_token,
+            access_key_id: self.access_key_id.into_boxed_str(),
+            secret_access_key: boxed_secret(self.secret_access_key),
+            session_token: self.session_token.map(boxed_secret),
             expiry: self.expiry,
             issued_at: self.issued_at,
-            account_id: self.account_id,
+            account_id: self.account_id.map(String::into_boxed_str),
         }))
     }
 }
@@ -491,6 +509,12 @@ mod tests {
         let pretty = format!("{:#?}", temp());
         assert!(!pretty.contains(SECRET) && !pretty.contains(TOKEN));
         assert_eq!(temp().to_string(), "ASIAEXAMPLE (expires 2026-11-22T19:00:00Z)");
+    }
+
+    /// Every role keeps a set in its snapshot: boxed strings, not `String`s.
+    #[test]
+    fn the_fields_stay_small() {
+        assert!(std::mem::size_of::<Fields>() <= 96, "{}", std::mem::size_of::<Fields>());
     }
 
     #[test]

@@ -2,11 +2,12 @@
 
 use std::fmt;
 use std::ops::Deref;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
+use futures_util::task::AtomicWaker;
 use tokio::sync::{Notify, broadcast};
 
 use crate::clock::{Clock, SystemClock};
@@ -80,23 +81,17 @@ pub struct LastError {
 /// [`usable_credentials`](Self::usable_credentials) reads the clock and
 /// never returns credentials past their (possibly extended) expiry, whether
 /// a refresher is still running or not.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Snapshot {
     pub(crate) role: Arc<str>,
     /// A source's name is static: no allocation per role.
     pub(crate) source: &'static str,
-    /// For a source that picks among others (a chain): the one that
-    /// produced the current credentials.
-    pub(crate) resolved_source: Option<&'static str>,
     /// Cheap to clone: [`Credentials`] share their fields.
     pub(crate) credentials: Option<Credentials>,
     pub(crate) state: CredentialsState,
-    pub(crate) last_error: Option<LastError>,
     pub(crate) last_success: Option<SystemTime>,
     pub(crate) next_refresh: Option<SystemTime>,
     pub(crate) consecutive_failures: u32,
-    pub(crate) extensions: u64,
-    pub(crate) restarts: u64,
     pub(crate) generation: u64,
     /// The generation at which the current credentials were first published.
     pub(crate) credentials_generation: u64,
@@ -104,7 +99,56 @@ pub struct Snapshot {
     pub(crate) stopped: bool,
     /// The refresher's clock, read by [`Snapshot::usable_credentials`].
     pub(crate) clock: Arc<dyn Clock>,
+    /// What most roles never have (an error, an extension, a restart, a
+    /// chain's choice): boxed, made on first use, so that a healthy role's
+    /// snapshot stays small. Read it through [`Snapshot::rare`].
+    pub(crate) rare: Option<Box<RareFields>>,
 }
+
+/// Every field, in the order of the struct before its rare fields were
+/// boxed: the output does not depend on whether they were made.
+impl fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rare = self.rare();
+        f.debug_struct("Snapshot")
+            .field("role", &self.role)
+            .field("source", &self.source)
+            .field("resolved_source", &rare.resolved_source)
+            .field("credentials", &self.credentials)
+            .field("state", &self.state)
+            .field("last_error", &rare.last_error)
+            .field("last_success", &self.last_success)
+            .field("next_refresh", &self.next_refresh)
+            .field("consecutive_failures", &self.consecutive_failures)
+            .field("extensions", &rare.extensions)
+            .field("restarts", &rare.restarts)
+            .field("generation", &self.generation)
+            .field("credentials_generation", &self.credentials_generation)
+            .field("stopped", &self.stopped)
+            .field("clock", &self.clock)
+            .finish()
+    }
+}
+
+/// The fields of a [`Snapshot`] that most roles never set: all zero or
+/// `None` until the first failure, extension, restart or chain choice.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct RareFields {
+    /// For a source that picks among others (a chain): the one that
+    /// produced the current credentials.
+    pub(crate) resolved_source: Option<&'static str>,
+    pub(crate) last_error: Option<LastError>,
+    pub(crate) extensions: u64,
+    pub(crate) restarts: u64,
+}
+
+/// What [`Snapshot::rare`] reads when the snapshot has none.
+static NO_RARE_FIELDS: RareFields = RareFields {
+    resolved_source: None,
+    last_error: None,
+    extensions: 0,
+    restarts: 0,
+};
 
 impl Snapshot {
     /// No credentials yet, on the system clock.
@@ -118,20 +162,27 @@ impl Snapshot {
         Self {
             role,
             source,
-            resolved_source: None,
             credentials: None,
             state: CredentialsState::NotLoaded,
-            last_error: None,
             last_success: None,
             next_refresh: None,
             consecutive_failures: 0,
-            extensions: 0,
-            restarts: 0,
             generation: 0,
             credentials_generation: 0,
             stopped: false,
             clock,
+            rare: None,
         }
+    }
+
+    /// The fields most roles never set (all zero or `None` when unset).
+    pub(crate) fn rare(&self) -> &RareFields {
+        self.rare.as_deref().unwrap_or(&NO_RARE_FIELDS)
+    }
+
+    /// The same, to change: made on first use.
+    pub(crate) fn rare_mut(&mut self) -> &mut RareFields {
+        self.rare.get_or_insert_with(Box::default)
     }
 
     /// The role's name.
@@ -152,7 +203,7 @@ impl Snapshot {
     /// [`source`](Self::source). Also the `chosen` label of
     /// [`CHAIN_SOURCE`](crate::metrics::CHAIN_SOURCE).
     pub fn resolved_source(&self) -> &str {
-        self.resolved_source.unwrap_or(self.source)
+        self.rare().resolved_source.unwrap_or(self.source)
     }
 
     /// The current credentials, if any have been loaded. Check
@@ -205,12 +256,12 @@ impl Snapshot {
 
     /// The latest failed refresh, kept after a later success for inspection.
     pub fn last_error(&self) -> Option<&LastError> {
-        self.last_error.as_ref()
+        self.rare().last_error.as_ref()
     }
 
     /// The class of the latest failed refresh.
     pub fn last_error_class(&self) -> Option<ErrorClass> {
-        self.last_error.as_ref().map(|e| e.class)
+        self.rare().last_error.as_ref().map(|e| e.class)
     }
 
     /// When the latest successful refresh finished.
@@ -230,12 +281,12 @@ impl Snapshot {
 
     /// How many times credentials were extended past their expiry.
     pub fn extensions(&self) -> u64 {
-        self.extensions
+        self.rare().extensions
     }
 
     /// How many times the supervisor restarted this role's refresher.
     pub fn restarts(&self) -> u64 {
-        self.restarts
+        self.rare().restarts
     }
 
     /// Counts published changes; a new value means a new snapshot.
@@ -300,12 +351,16 @@ pub(crate) struct Shared {
     pub(crate) snapshot: ArcSwap<Snapshot>,
     /// Made on the first subscription (the buffer of [`EVENT_CAPACITY`]
     /// events is most of a role's memory otherwise).
-    pub(crate) events: OnceLock<broadcast::Sender<RefreshEvent>>,
+    pub(crate) events: ArcSwapOption<broadcast::Sender<RefreshEvent>>,
     /// Wakes [`CredentialsHandle::wait_for`] callers after each publish (a
     /// `Notify` is a tenth of the size of a `watch` channel).
     pub(crate) published: Notify,
-    /// Wakes the actor: an invalidation arrived.
-    pub(crate) invalidate: Notify,
+    /// Wakes the role's refresher (it registers here whenever it waits)
+    /// when [`invalidated_generation`](Self::invalidated_generation) rises.
+    /// A waker slot, not a `Notify`: the refresher compares the generation
+    /// with the last one it handled in the timer future it already has,
+    /// instead of keeping a future of its own waiting for a notification.
+    pub(crate) refresher: AtomicWaker,
     /// The highest generation a reader declared bad.
     pub(crate) invalidated_generation: AtomicU64,
     /// Invalidation calls, for metrics.
@@ -325,9 +380,9 @@ impl Shared {
     pub(crate) fn on_clock(role: Arc<str>, source: &'static str, clock: Arc<dyn Clock>) -> Arc<Self> {
         Arc::new(Self {
             snapshot: ArcSwap::from_pointee(Snapshot::empty_on(role, source, clock)),
-            events: OnceLock::new(),
+            events: ArcSwapOption::empty(),
             published: Notify::new(),
-            invalidate: Notify::new(),
+            refresher: AtomicWaker::new(),
             invalidated_generation: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
             stats: RoleStats::default(),
@@ -350,7 +405,7 @@ impl Shared {
         self.snapshot.store(Arc::new(next));
         self.published.notify_waiters();
         // Never subscribed to: no channel, nothing to send.
-        if let Some(sender) = self.events.get() {
+        if let Some(sender) = &*self.events.load() {
             for kind in events {
                 // No subscribers any more is fine.
                 let _ = sender.send(RefreshEvent {
@@ -536,10 +591,20 @@ impl CredentialsHandle {
     /// [`EVENT_CAPACITY`] events, a few KiB); roles never subscribed to
     /// have none.
     pub fn subscribe(&self) -> broadcast::Receiver<RefreshEvent> {
-        self.shared
-            .events
-            .get_or_init(|| broadcast::channel(EVENT_CAPACITY).0)
-            .subscribe()
+        let events = &self.shared.events;
+        loop {
+            if let Some(sender) = &*events.load() {
+                return sender.subscribe();
+            }
+            // The first subscription: make the channel, unless another
+            // thread made it meanwhile (then the loop takes that one).
+            let sender = Arc::new(broadcast::channel(EVENT_CAPACITY).0);
+            let receiver = sender.subscribe();
+            let before = events.compare_and_swap(&None::<Arc<_>>, Some(sender));
+            if before.is_none() {
+                return receiver;
+            }
+        }
     }
 
     /// Declares the current credentials bad (a service rejected them) and
@@ -597,7 +662,7 @@ impl CredentialsHandle {
             .invalidated_generation
             .fetch_max(generation, Ordering::AcqRel);
         if before < generation {
-            self.shared.invalidate.notify_one();
+            self.shared.refresher.wake();
         }
     }
 }
@@ -698,6 +763,52 @@ mod tests {
 
     fn shared() -> Arc<Shared> {
         Shared::new("app".into(), "static")
+    }
+
+    /// Every role has one of each: most roles never fail, so what they
+    /// never set is boxed and made on first use (see the README's memory
+    /// figures).
+    #[test]
+    fn what_every_role_carries_stays_small() {
+        use std::mem::size_of;
+        assert!(size_of::<Snapshot>() <= 120, "{}", size_of::<Snapshot>());
+        // 232 bytes and the `Arc`'s counts: malloc's 256-byte size class.
+        assert!(size_of::<Shared>() <= 232, "{}", size_of::<Shared>());
+    }
+
+    #[test]
+    fn debug_shows_every_field_whether_the_rare_ones_were_made_or_not() {
+        let mut snap = Snapshot::empty("app".into(), "static");
+        let text = format!("{snap:?}");
+        assert!(
+            text.starts_with(
+                "Snapshot { role: \"app\", source: \"static\", resolved_source: None, credentials: None, \
+                 state: NotLoaded, last_error: None, last_success: None, next_refresh: None, \
+                 consecutive_failures: 0, extensions: 0, restarts: 0, generation: 0, \
+                 credentials_generation: 0, stopped: false, clock: "
+            ),
+            "{text}"
+        );
+        snap.rare_mut().restarts = 2;
+        assert!(format!("{snap:?}").contains("extensions: 0, restarts: 2, generation: 0"));
+        assert!(!format!("{snap:?}").contains("rare"));
+    }
+
+    #[test]
+    fn rare_fields_are_made_on_first_use_and_read_as_zero_before() {
+        let mut snap = Snapshot::empty("app".into(), "static");
+        assert!(snap.rare.is_none());
+        assert_eq!((snap.extensions(), snap.restarts()), (0, 0));
+        assert!(snap.last_error().is_none() && snap.last_error_class().is_none());
+        assert_eq!(snap.resolved_source(), "static");
+        assert!(snap.rare.is_none(), "reads made the rare fields");
+        snap.rare_mut().resolved_source = Some("imds");
+        snap.rare_mut().restarts += 1;
+        let copy = snap.clone();
+        assert_eq!(
+            (copy.resolved_source(), copy.restarts(), copy.source()),
+            ("imds", 1, "static")
+        );
     }
 
     #[test]
@@ -883,7 +994,7 @@ mod tests {
         let s = shared();
         let h = CredentialsHandle::new(s.clone());
         let mut snap = Snapshot::empty("app".into(), "static");
-        snap.last_error = Some(LastError {
+        snap.rare_mut().last_error = Some(LastError {
             class: ErrorClass::Throttled,
             message: "slow down".into(),
             at: SystemTime::UNIX_EPOCH,

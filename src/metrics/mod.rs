@@ -137,7 +137,7 @@ impl RoleMetrics {
         metrics::counter!(SUPERVISOR_RESTARTS.name, &labels).increment(0);
         metrics::counter!(INVALIDATIONS.name, &labels).increment(0);
         let snapshot = self.shared.snapshot.load();
-        if let Some(chosen) = snapshot.resolved_source {
+        if let Some(chosen) = snapshot.rare().resolved_source {
             metrics::gauge!(CHAIN_SOURCE.name, &self.chosen(chosen)).set(1.0);
         }
         self.snapshot(&snapshot);

@@ -225,7 +225,7 @@ impl Collector for PrometheusCollector {
             restarts.counter(&rs, stats.restarts());
             invalidations.counter(&rs, shared.invalidations.load(std::sync::atomic::Ordering::Relaxed));
             info.gauge(&rs, 1.0);
-            if let Some(chosen) = snapshot.resolved_source {
+            if let Some(chosen) = snapshot.rare().resolved_source {
                 chain.gauge(&[role, source, chosen], 1.0);
             }
         }

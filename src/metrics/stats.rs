@@ -4,6 +4,7 @@
 //! Depends on nothing in the crate but [`ErrorClass`], so the role's shared
 //! state can hold a [`RoleStats`] without depending on the rest of `metrics`.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::ErrorClass;
@@ -50,6 +51,18 @@ pub(crate) struct HistogramValues {
     pub(crate) sum: f64,
 }
 
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+impl HistogramValues {
+    /// No observation.
+    fn empty() -> Self {
+        Self {
+            cumulative: [0; DURATION_BUCKETS.len()],
+            count: 0,
+            sum: 0.0,
+        }
+    }
+}
+
 impl AtomicHistogram {
     pub(crate) fn observe(&self, seconds: f64) {
         let seconds = if seconds.is_finite() { seconds.max(0.0) } else { 0.0 };
@@ -94,12 +107,25 @@ impl AtomicHistogram {
 /// A role's counters and histograms, kept in the role's shared state (next
 /// to its snapshot) so that they outlive restarts of its refresher and can
 /// be read at scrape time.
+///
+/// Every role has the histogram of its successful fetches (its count is the
+/// number of successes); the counters of failures, extensions and restarts
+/// and the histogram of failed fetches are made on the first of them, as
+/// most roles never have any.
 #[derive(Debug, Default)]
 pub(crate) struct RoleStats {
-    successes: AtomicU64,
+    /// Durations of successful fetches.
+    successes: AtomicHistogram,
+    rare: OnceLock<Box<RareStats>>,
+}
+
+/// The part of [`RoleStats`] that a role that never fails, is never
+/// extended and never restarted does not need.
+#[derive(Debug, Default)]
+struct RareStats {
     failures: [AtomicU64; CLASSES],
-    /// Fetch durations: `[success, failure]`.
-    durations: [AtomicHistogram; 2],
+    /// Durations of failed fetches.
+    failure_durations: AtomicHistogram,
     extensions: AtomicU64,
     restarts: AtomicU64,
 }
@@ -109,44 +135,60 @@ impl RoleStats {
     /// failure of class `error`.
     pub(crate) fn record_attempt(&self, error: Option<ErrorClass>, seconds: f64) {
         match error {
-            None => self.successes.fetch_add(1, Ordering::Relaxed),
-            Some(class) => self.failures[class_index(class)].fetch_add(1, Ordering::Relaxed),
-        };
-        self.durations[usize::from(error.is_some())].observe(seconds);
+            None => self.successes.observe(seconds),
+            Some(class) => {
+                let rare = self.rare_or_init();
+                rare.failures[class_index(class)].fetch_add(1, Ordering::Relaxed);
+                rare.failure_durations.observe(seconds);
+            }
+        }
     }
 
     /// Counts one extension of expired credentials.
     pub(crate) fn record_extension(&self) {
-        self.extensions.fetch_add(1, Ordering::Relaxed);
+        self.rare_or_init().extensions.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts one restart of the role's refresher.
     pub(crate) fn record_restart(&self) {
-        self.restarts.fetch_add(1, Ordering::Relaxed);
+        self.rare_or_init().restarts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The rare counters, made on first use.
+    fn rare_or_init(&self) -> &RareStats {
+        self.rare.get_or_init(Box::default)
     }
 }
 
 #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 impl RoleStats {
     pub(crate) fn successes(&self) -> u64 {
-        self.successes.load(Ordering::Relaxed)
+        self.successes.read().count
     }
 
     pub(crate) fn failures(&self, class: ErrorClass) -> u64 {
-        self.failures[class_index(class)].load(Ordering::Relaxed)
+        self.rare
+            .get()
+            .map_or(0, |r| r.failures[class_index(class)].load(Ordering::Relaxed))
     }
 
     /// Durations of successful (`true`) or failed fetches.
     pub(crate) fn durations(&self, success: bool) -> HistogramValues {
-        self.durations[usize::from(!success)].read()
+        if success {
+            self.successes.read()
+        } else {
+            self.rare
+                .get()
+                .map_or_else(HistogramValues::empty, |r| r.failure_durations.read())
+        }
     }
 
     pub(crate) fn extensions(&self) -> u64 {
-        self.extensions.load(Ordering::Relaxed)
+        self.rare.get().map_or(0, |r| r.extensions.load(Ordering::Relaxed))
     }
 
     pub(crate) fn restarts(&self) -> u64 {
-        self.restarts.load(Ordering::Relaxed)
+        self.rare.get().map_or(0, |r| r.restarts.load(Ordering::Relaxed))
     }
 }
 
@@ -224,5 +266,30 @@ mod tests {
         assert_eq!(stats.durations(false).sum, 4.0);
         assert_eq!(stats.extensions(), 1);
         assert_eq!(stats.restarts(), 1);
+    }
+
+    #[test]
+    fn a_role_that_never_failed_reads_zero_failures_without_making_them() {
+        let stats = RoleStats::default();
+        stats.record_attempt(None, 0.003);
+        stats.record_attempt(None, 0.004);
+        assert_eq!(stats.successes(), 2);
+        assert_eq!(stats.durations(true).count, 2);
+        for class in ErrorClass::ALL {
+            assert_eq!(stats.failures(class), 0);
+        }
+        assert_eq!(stats.durations(false), HistogramValues::empty());
+        assert_eq!((stats.extensions(), stats.restarts()), (0, 0));
+        assert!(stats.rare.get().is_none(), "reads made the rare counters");
+    }
+
+    /// Most roles never fail: what every role carries stays small.
+    #[test]
+    fn role_stats_stay_small() {
+        assert!(
+            std::mem::size_of::<RoleStats>() <= 144,
+            "{}",
+            std::mem::size_of::<RoleStats>()
+        );
     }
 }

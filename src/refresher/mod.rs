@@ -20,7 +20,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use self::spec::{ClockAndRandom, RoleSpec, RoleTable, lock};
-use self::supervisor::{AddRole, RemoveRole, Shutdown, Supervisor};
+use self::supervisor::{AddRole, AddRoles, RemoveRole, Shutdown, Supervisor};
 use crate::clock::{Clock, Random, SystemClock, ThreadRandom};
 use crate::error::BuildError;
 use crate::handle::CredentialsHandle;
@@ -247,10 +247,12 @@ impl Refresher {
         policy: Arc<RefreshPolicy>,
         specs: Vec<RoleSpec>,
     ) -> Self {
-        let mut roles = HashMap::new();
-        for spec in specs {
+        let mut roles = HashMap::with_capacity(specs.len());
+        for spec in &specs {
             roles.insert(spec.name.clone(), CredentialsHandle::new(spec.shared.clone()));
-            supervisor.do_send(AddRole(spec));
+        }
+        if !specs.is_empty() {
+            supervisor.do_send(AddRoles(specs));
         }
         Self {
             supervisor,

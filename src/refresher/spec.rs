@@ -4,6 +4,7 @@
 //! The rest of `refresher` depends on this file; it depends on none of them.
 
 use std::collections::{HashMap, HashSet};
+use std::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::clock::{Clock, Random};
@@ -12,7 +13,7 @@ use crate::handle::{CredentialsHandle, Shared};
 use crate::policy::RefreshPolicy;
 use crate::source::Source;
 
-/// What the supervisor needs to run one role.
+/// What the supervisor needs to run one role: a pointer, cheap to clone.
 ///
 /// Copies live in the message that adds the role, in the supervisor's
 /// table and in the role's actor. When the last one is dropped (role
@@ -20,21 +21,29 @@ use crate::source::Source;
 /// the role can publish any more, and the role's handles are told: see
 /// [`Snapshot::is_stopped`](crate::Snapshot::is_stopped).
 #[derive(Clone)]
-pub(super) struct RoleSpec {
+pub(super) struct RoleSpec(Arc<RoleParts>);
+
+/// The role's name, source, policy and shared state, behind a [`RoleSpec`].
+pub(super) struct RoleParts {
     pub(super) name: Arc<str>,
     pub(super) source: Arc<dyn Source>,
     pub(super) policy: Arc<RefreshPolicy>,
     pub(super) shared: Arc<Shared>,
-    _running: Arc<StopOnDrop>,
 }
 
-/// Marks the role's handles stopped when dropped (with the last copy of
-/// its [`RoleSpec`]).
-struct StopOnDrop(Arc<Shared>);
+impl Deref for RoleSpec {
+    type Target = RoleParts;
 
-impl Drop for StopOnDrop {
+    fn deref(&self) -> &RoleParts {
+        &self.0
+    }
+}
+
+/// Marks the role's handles stopped when the last copy of its
+/// [`RoleSpec`] is dropped.
+impl Drop for RoleParts {
     fn drop(&mut self) {
-        self.0.mark_stopped();
+        self.shared.mark_stopped();
     }
 }
 
@@ -58,13 +67,12 @@ impl RoleSpec {
         }
         policy.validate()?;
         let shared = Shared::on_clock(name.clone(), source.name(), clock);
-        Ok(Self {
+        Ok(Self(Arc::new(RoleParts {
             name,
             source,
             policy,
-            _running: Arc::new(StopOnDrop(shared.clone())),
             shared,
-        })
+        })))
     }
 }
 

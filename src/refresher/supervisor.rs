@@ -2,8 +2,9 @@
 //!
 //! # What a restart keeps and loses
 //! Kept: the role's handle and every clone of it, the last published
-//! snapshot (credentials, state, error, counters) and its schedule when the
-//! role was healthy. Lost: the backoff progress of a failure run (a
+//! snapshot (credentials, state, error, counters), its schedule when the
+//! role was healthy, and an invalidation from a reader that the refresher
+//! that died had not acted on. Lost: the backoff progress of a failure run (a
 //! restarted refresher fetches at once) and an in-flight fetch.
 //!
 //! # Restart backoff
@@ -20,13 +21,16 @@
 //! supervisor did not ask for is a crash, and the role's refresher is
 //! started again after a backoff delay, on the same handle.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use actix::WeakAddr;
 use actix::prelude::*;
 
-use super::actor::{ChildExited, RefresherActor, Stop};
+use super::actor::{ActorEnv, ChildExited, RefresherActor, Stop};
 use super::spec::{ClockAndRandom, RoleSpec};
 use crate::backoff::Backoff;
 use crate::metrics::RoleMetrics;
@@ -34,6 +38,12 @@ use crate::metrics::RoleMetrics;
 #[derive(Message)]
 #[rtype(result = "()")]
 pub(super) struct AddRole(pub(super) RoleSpec);
+
+/// The roles a refresher starts with, in one message: one allocation
+/// instead of a message per role in the mailbox, and the table sized once.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(super) struct AddRoles(pub(super) Vec<RoleSpec>);
 
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -43,10 +53,38 @@ pub(super) struct RemoveRole(pub(super) Arc<str>);
 #[rtype(result = "()")]
 pub(super) struct Shutdown;
 
+/// A role's spec as the key of the supervisor's table: hashed and compared
+/// by the role's name, so that the name is not stored a second time.
+struct ByName(RoleSpec);
+
+impl Hash for ByName {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.name.hash(state);
+    }
+}
+
+impl PartialEq for ByName {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.name == other.0.name
+    }
+}
+
+impl Eq for ByName {}
+
+impl Borrow<str> for ByName {
+    fn borrow(&self) -> &str {
+        &self.0.name
+    }
+}
+
+/// One role in the supervisor's table, next to its spec (tens of thousands
+/// of them on a big server: kept small, see the unit tests).
 struct Child {
     id: u64,
-    spec: RoleSpec,
-    addr: Option<Addr<RefresherActor>>,
+    /// The running refresher, if any. Weak: the actor lives on its own
+    /// (its timer future keeps it running), and a strong address would
+    /// cost every role the allocations of a sender.
+    addr: Option<WeakAddr<RefresherActor>>,
     /// Boxed: only a crashing role has one.
     restart_backoff: Option<Box<Backoff>>,
     /// When the current incarnation started.
@@ -58,7 +96,10 @@ struct Child {
 
 pub(super) struct Supervisor {
     injected: ClockAndRandom,
-    children: HashMap<Arc<str>, Child>,
+    /// What every refresher shares, made with the supervisor's address
+    /// when the first one starts.
+    env: Option<Arc<ActorEnv>>,
+    children: HashMap<ByName, Child>,
     next_id: u64,
 }
 
@@ -66,38 +107,77 @@ impl Supervisor {
     pub(super) fn new(injected: ClockAndRandom) -> Self {
         Self {
             injected,
+            env: None,
             children: HashMap::new(),
             next_id: 0,
         }
     }
 
     fn spawn_child(&mut self, role: &Arc<str>, ctx: &mut Context<Self>) {
-        let recipient = ctx.address().recipient();
+        let env = self
+            .env
+            .get_or_insert_with(|| Arc::new(ActorEnv::new(self.injected.clone(), Some(ctx.address().recipient()))))
+            .clone();
         self.next_id += 1;
         let id = self.next_id;
         let now = self.injected.clock.now();
-        if let Some(child) = self.children.get_mut(role) {
+        if let Some((spec, child)) = self.child(role) {
             child.id = id;
             child.started_at = now;
-            child.generation_at_start = child.spec.shared.snapshot.load().credentials_generation;
-            let actor = RefresherActor::new(id, child.spec.clone(), self.injected.clone(), Some(recipient));
-            child.addr = Some(actor.start());
+            child.generation_at_start = spec.shared.snapshot.load().credentials_generation;
+            let actor = RefresherActor::new(id, spec, env);
+            child.addr = Some(actor.start().downgrade());
+        }
+    }
+
+    /// The role's spec and entry.
+    fn child(&mut self, role: &str) -> Option<(RoleSpec, &mut Child)> {
+        let spec = self.children.get_key_value(role)?.0.0.clone();
+        Some((spec, self.children.get_mut(role)?))
+    }
+
+    /// Adds a role and starts its refresher.
+    fn add(&mut self, spec: RoleSpec, ctx: &mut Context<Self>) {
+        let role = spec.name.clone();
+        if self.children.contains_key(&*role) {
+            // The façade checks names; a duplicate here is a logic error.
+            tracing::error!(role = %role, "role added twice; ignoring the second");
+            return;
+        }
+        tracing::debug!(role = %role, source = spec.source.name(), "starting refresher");
+        self.children.insert(
+            ByName(spec),
+            Child {
+                id: 0,
+                addr: None,
+                restart_backoff: None,
+                started_at: SystemTime::UNIX_EPOCH,
+                generation_at_start: 0,
+            },
+        );
+        self.spawn_child(&role, ctx);
+    }
+
+    /// Asks a refresher to stop, if it still runs.
+    fn stop_child(addr: Option<&WeakAddr<RefresherActor>>) {
+        if let Some(addr) = addr.and_then(WeakAddr::upgrade) {
+            addr.do_send(Stop);
         }
     }
 
     fn restart_delay(&mut self, role: &Arc<str>) -> Duration {
         let now = self.injected.clock.now();
         let random = self.injected.random.clone();
-        let Some(child) = self.children.get_mut(role) else {
+        let Some((spec, child)) = self.child(role) else {
             return Duration::ZERO;
         };
-        let policy = child.spec.policy.backoff;
+        let policy = spec.policy.backoff;
         // Healthy uptime (see the module docs) starts a new backoff run.
         // Measured from the start of the incarnation that died, not from
         // the last restart decision, which would count the restart delay
         // itself as uptime.
         let uptime = now.duration_since(child.started_at).unwrap_or(Duration::ZERO);
-        let succeeded = child.spec.shared.snapshot.load().credentials_generation > child.generation_at_start;
+        let succeeded = spec.shared.snapshot.load().credentials_generation > child.generation_at_start;
         if succeeded && uptime >= policy.max {
             child.restart_backoff = None;
         }
@@ -113,9 +193,7 @@ impl Actor for Supervisor {
 
     fn stopping(&mut self, _: &mut Context<Self>) -> Running {
         for child in self.children.values() {
-            if let Some(addr) = &child.addr {
-                addr.do_send(Stop);
-            }
+            Self::stop_child(child.addr.as_ref());
         }
         self.children.clear();
         Running::Stop
@@ -126,25 +204,18 @@ impl Handler<AddRole> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, AddRole(spec): AddRole, ctx: &mut Context<Self>) {
-        let role = spec.name.clone();
-        if self.children.contains_key(&role) {
-            // The façade checks names; a duplicate here is a logic error.
-            tracing::error!(role = %role, "role added twice; ignoring the second");
-            return;
+        self.add(spec, ctx);
+    }
+}
+
+impl Handler<AddRoles> for Supervisor {
+    type Result = ();
+
+    fn handle(&mut self, AddRoles(specs): AddRoles, ctx: &mut Context<Self>) {
+        self.children.reserve(specs.len());
+        for spec in specs {
+            self.add(spec, ctx);
         }
-        tracing::debug!(role = %role, source = spec.source.name(), "starting refresher");
-        self.children.insert(
-            role.clone(),
-            Child {
-                id: 0,
-                spec,
-                addr: None,
-                restart_backoff: None,
-                started_at: SystemTime::UNIX_EPOCH,
-                generation_at_start: 0,
-            },
-        );
-        self.spawn_child(&role, ctx);
     }
 }
 
@@ -152,11 +223,9 @@ impl Handler<RemoveRole> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, RemoveRole(role): RemoveRole, _: &mut Context<Self>) {
-        if let Some(child) = self.children.remove(&role) {
+        if let Some(child) = self.children.remove(&*role) {
             tracing::debug!(role = %role, "stopping refresher");
-            if let Some(addr) = child.addr {
-                addr.do_send(Stop);
-            }
+            Self::stop_child(child.addr.as_ref());
         }
     }
 }
@@ -165,17 +234,17 @@ impl Handler<ChildExited> for Supervisor {
     type Result = ();
 
     fn handle(&mut self, msg: ChildExited, ctx: &mut Context<Self>) {
-        let Some(child) = self.children.get_mut(&msg.role) else {
+        let Some((spec, child)) = self.child(&msg.role) else {
             return; // removed on purpose
         };
         if child.id != msg.id {
             return; // an older incarnation
         }
         child.addr = None;
-        let shared = child.spec.shared.clone();
+        let shared = spec.shared.clone();
         let metrics = RoleMetrics::new(shared.clone());
         let mut snapshot = (*shared.snapshot.load_full()).clone();
-        snapshot.restarts += 1;
+        snapshot.rare_mut().restarts += 1;
         shared.publish(snapshot, false, &[]);
         metrics.restart();
         let delay = self.restart_delay(&msg.role);
@@ -186,7 +255,7 @@ impl Handler<ChildExited> for Supervisor {
         );
         let role = msg.role.clone();
         ctx.run_later(delay, move |act, ctx| {
-            if act.children.get(&role).is_some_and(|c| c.addr.is_none()) {
+            if act.children.get(&*role).is_some_and(|c| c.addr.is_none()) {
                 act.spawn_child(&role, ctx);
             }
         });
@@ -198,5 +267,17 @@ impl Handler<Shutdown> for Supervisor {
 
     fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
         ctx.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One entry per role: the spec (hashed by its name) and the child.
+    #[test]
+    fn a_child_entry_stays_small() {
+        let entry = std::mem::size_of::<(ByName, Child)>();
+        assert!(entry <= 56, "{entry}");
     }
 }
