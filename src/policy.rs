@@ -47,7 +47,7 @@
 //!   credentials when its failures began (a start, a resume) retries on
 //!   the backoff.
 //! - [`RetrySchedule::Backoff`]: every retry on the backoff alone, the
-//!   schedule before 0.2.
+//!   schedule the crate used before the retry schedules.
 //!
 //! Fleet figures (`benches/results/fleet.md`: 100,000 processes, a
 //! 30-minute STS outage, recovery peak against the steady refresh rate):

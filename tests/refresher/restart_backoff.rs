@@ -66,7 +66,7 @@ fn the_restart_backoff_stays_at_its_cap_while_the_refresher_keeps_dying() {
         }
         let gaps: Vec<u64> = died_at.windows(2).map(|w| w[1] - w[0]).collect();
         // Each gap: the restart delay, then ten seconds of fetch. Delays
-        // 1, 10, 100 s, then the 600 s cap (the default backoff since 0.2),
+        // 1, 10, 100 s, then the 600 s cap (the default backoff),
         // kept: ten seconds of running without a success is not healthy
         // uptime.
         assert_eq!(gaps, [11, 20, 110, 610, 610]);
