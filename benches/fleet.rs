@@ -956,9 +956,9 @@ fn main() {
     let shown: Vec<&Row> = rows
         .iter()
         .filter(|r| {
-            !r.name.starts_with("simulated only")
-                && !r.name.contains("backoff 1 s ×10 → 600 s alone")
-                && !(r.name.starts_with("host agent") && !r.name.contains("after: default"))
+            let side = r.name.starts_with("simulated only") || r.name.contains("backoff 1 s ×10 → 600 s alone");
+            let agent = r.name.starts_with("host agent");
+            !side && (!agent || r.name.contains("after: default"))
         })
         .collect();
     if let Err(e) = plot(&cfg, &shown, &dir.join(format!("{stem}.png"))) {
