@@ -32,9 +32,13 @@
 //! - [`RetrySchedule::AheadOfExpiry`] (the default): one quick retry after
 //!   the backoff's first delay (a dropped connection); then, while the
 //!   credentials in hand are valid, one retry late in their remaining
-//!   validity (75 – 95 % of it): an outage shorter than that costs no
-//!   expiry, and the fleet does not retry in between; after that, or when
-//!   there are no valid credentials, the backoff (1 s ×10 → 600 s).
+//!   validity (75 – 95 % of it: 11 – 21 minutes after a failed refresh of
+//!   1 h credentials, 45 – 85 minutes for 6 h and 12 h ones): an outage
+//!   shorter than that costs no expiry, and the fleet does not retry in
+//!   between; after that, or when there are no valid credentials, the
+//!   backoff (1 s ×10 → 600 s). A blip at a refresh thus shows as failing
+//!   (`consecutive_failures > 0`) until that retry, while the credentials
+//!   stay valid.
 //! - [`RetrySchedule::Paced`] (the fleet preset, [`RefreshPolicy::fleet`]):
 //!   the quick retry, then one retry per
 //!   [pace](RefreshPolicy::retry_pace) (0.7 – 1.05 of the role's mean
