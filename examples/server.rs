@@ -48,6 +48,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
+use credrefresh::backoff::BackoffConfig;
 use credrefresh::sources::sts::{
     AssumeRoleSource, MfaCodeFuture, MfaCodeProvider, SessionTokenSource, WebIdentitySource,
 };
@@ -122,10 +123,13 @@ fn emulator_roles(emulator: &Emulator, token_dir: &std::path::Path) -> Result<Re
     let account = emulator.account_id();
     // The emulator issues credentials living seconds (CREDREFRESH_DEMO_LIFETIME):
     // lower the floor on the spacing of refreshes (a minute by default, a
-    // guard against a wrong clock) to see them refreshed every few seconds.
-    let refresher = Refresher::builder()
-        .policy(RefreshPolicy::default().min_refresh_interval(Duration::from_secs(1)))
-        .start()?;
+    // guard against a wrong clock) to see them refreshed every few seconds,
+    // and retry at that scale too (1 s doubling up to 2 minutes; the default
+    // backoff, 1 s ×10 up to 10 minutes, is sized for a fleet's outage).
+    let policy = RefreshPolicy::default()
+        .min_refresh_interval(Duration::from_secs(1))
+        .backoff(BackoffConfig::default().multiplier(2.0).max(Duration::from_secs(120)));
+    let refresher = Refresher::builder().policy(policy).start()?;
     let app = refresher.add_role(
         "app",
         AssumeRoleSource::builder(format!("arn:aws:iam::{account}:role/demo-app"), base.clone())

@@ -17,11 +17,18 @@ use crate::error::BuildError;
 
 /// Default first retry delay: 1 s.
 pub const DEFAULT_BACKOFF_INITIAL: Duration = Duration::from_secs(1);
-/// Default growth factor between retries: 2.
-pub const DEFAULT_BACKOFF_MULTIPLIER: f64 = 2.0;
-/// Default cap on the retry delay: 120 s. Errors retrying cannot fix are
-/// retried at this cap.
-pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(120);
+/// Default growth factor between retries: 10 (1 s, 10 s, 100 s, then the cap).
+///
+/// Every step of the sequence shorter than an outage adds about the fleet's
+/// steady refresh rate to its STS calls at the outage's end (the roles that
+/// failed last retry soonest), so few, long steps: with 2 → 120 s a fleet
+/// of 100,000 processes recovered from a 30-minute outage at 24 times its
+/// steady rate, over a 600/s quota (`benches/results/fleet.md`).
+pub const DEFAULT_BACKOFF_MULTIPLIER: f64 = 10.0;
+/// Default cap on the retry delay: 600 s (the SDKs' common "next try
+/// 300 – 600 s after a failed refresh", with the default jitter). Errors
+/// retrying cannot fix are retried at this cap.
+pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(600);
 /// Default jitter: each delay is shortened by up to this fraction (0.5).
 pub const DEFAULT_BACKOFF_JITTER: f64 = 0.5;
 /// The longest first delay accepted: 1 hour.
@@ -124,6 +131,21 @@ impl BackoffConfig {
         self.initial.mul_f64(1.0 - self.jitter)
     }
 
+    /// The delay after the `attempt`-th consecutive failure (1 for the
+    /// first): `initial × multiplier^(attempt − 1)`, capped at `max`, then
+    /// jittered. The same sequence as [`Backoff::next_delay`], from the
+    /// count alone.
+    pub fn delay(&self, attempt: u32, random: &dyn Random) -> Duration {
+        let steps = attempt.saturating_sub(1).min(1_000) as i32;
+        let factor = self.multiplier.powi(steps);
+        let base = if factor.is_finite() && self.initial.as_secs_f64() * factor < self.max.as_secs_f64() {
+            self.initial.mul_f64(factor)
+        } else {
+            self.max
+        };
+        jitter(base.min(self.max), self.jitter, random)
+    }
+
     /// The delay for errors retrying cannot fix: the cap, jittered.
     pub fn capped_delay(&self, random: &dyn Random) -> Duration {
         jitter(self.max, self.jitter, random)
@@ -139,6 +161,9 @@ fn jitter(base: Duration, fraction: f64, random: &dyn Random) -> Duration {
 pub struct Backoff {
     config: BackoffConfig,
     delays: backon::ExponentialBackoff,
+    /// For a refresher's run of failures: the lifetime of the credentials
+    /// that were valid when it began (see [`RefreshPolicy::retry_at`](crate::RefreshPolicy::retry_at)).
+    run_lifetime: Option<Duration>,
 }
 
 impl Backoff {
@@ -150,7 +175,24 @@ impl Backoff {
             .with_factor(config.multiplier as f32)
             .without_max_times()
             .build();
-        Self { config, delays }
+        Self {
+            config,
+            delays,
+            run_lifetime: None,
+        }
+    }
+
+    /// A run of failures that began with valid credentials of `lifetime`.
+    pub(crate) fn for_run(config: BackoffConfig, lifetime: Option<Duration>) -> Self {
+        Self {
+            run_lifetime: lifetime,
+            ..Self::new(config)
+        }
+    }
+
+    /// The lifetime given to [`for_run`](Self::for_run).
+    pub(crate) fn run_lifetime(&self) -> Option<Duration> {
+        self.run_lifetime
     }
 
     /// The next delay, jittered with `random`.
@@ -166,23 +208,40 @@ mod tests {
     use crate::clock::FixedRandom;
     use proptest::prelude::*;
 
+    /// The 0.1 default, kept as an explicit setting.
+    fn doubling() -> BackoffConfig {
+        BackoffConfig::default().multiplier(2.0).max(Duration::from_secs(120))
+    }
+
+    #[test]
+    fn the_default_sequence_is_few_long_steps() {
+        let mut b = Backoff::new(BackoffConfig::default());
+        let no_jitter = FixedRandom::new(0.0);
+        let secs: Vec<u64> = (0..6).map(|_| b.next_delay(&no_jitter).as_secs()).collect();
+        assert_eq!(secs, [1, 10, 100, 600, 600, 600]);
+    }
+
     #[test]
     fn sequence_doubles_up_to_the_cap() {
-        let mut b = Backoff::new(BackoffConfig::default());
+        let mut b = Backoff::new(doubling());
         let no_jitter = FixedRandom::new(0.0);
         let secs: Vec<u64> = (0..10).map(|_| b.next_delay(&no_jitter).as_secs()).collect();
         assert_eq!(secs, [1, 2, 4, 8, 16, 32, 64, 120, 120, 120]);
+        let from_count: Vec<u64> = (1..=10).map(|n| doubling().delay(n, &no_jitter).as_secs()).collect();
+        assert_eq!(from_count, secs);
     }
 
     #[test]
     fn jitter_shortens_by_the_fraction() {
-        let mut b = Backoff::new(BackoffConfig::default());
+        let mut b = Backoff::new(doubling());
         let half = FixedRandom::new(0.5);
         // 1 s × (1 − 0.5 × 0.5)
         assert_eq!(b.next_delay(&half), Duration::from_millis(750));
         assert_eq!(b.next_delay(&half), Duration::from_millis(1500));
+        assert_eq!(doubling().delay(2, &half), Duration::from_millis(1500));
         let cfg = BackoffConfig::default();
-        assert_eq!(cfg.capped_delay(&FixedRandom::new(0.0)), Duration::from_secs(120));
+        assert_eq!(cfg.capped_delay(&FixedRandom::new(0.0)), Duration::from_secs(600));
+        assert_eq!(cfg.delay(u32::MAX, &FixedRandom::new(0.0)), Duration::from_secs(600));
     }
 
     #[test]
@@ -212,8 +271,11 @@ mod tests {
                 .jitter(jit);
             prop_assert!(cfg.validate().is_ok());
             let mut b = Backoff::new(cfg);
-            for u in draws {
+            for (n, u) in draws.into_iter().enumerate() {
                 let d = b.next_delay(&FixedRandom::new(u));
+                let counted = cfg.delay(n as u32 + 1, &FixedRandom::new(u));
+                prop_assert!(counted + Duration::from_micros(1) >= cfg.min_delay());
+                prop_assert!(counted <= cfg.max);
                 // One microsecond of slack for f32/f64 rounding inside the sequence.
                 prop_assert!(d + Duration::from_micros(1) >= cfg.min_delay(), "{d:?} below {:?}", cfg.min_delay());
                 prop_assert!(d <= cfg.max, "{d:?} above {:?}", cfg.max);

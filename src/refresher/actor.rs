@@ -393,14 +393,29 @@ impl RefresherActor {
         let class = error.class();
         let policy = &self.spec.policy;
         let random = &*self.injected.random;
+        let previous = self.shared().snapshot.load_full();
         let delay = if class.retry_can_help() {
-            self.backoff
-                .get_or_insert_with(|| Box::new(Backoff::new(policy.backoff)))
-                .next_delay(random)
+            // The retry schedule (`RefreshPolicy::retry_at`) needs the
+            // expiry of the source's own credentials still valid, and the
+            // lifetime of those in hand when the run of failures began.
+            let valid_until = (previous.state == CredentialsState::Fresh)
+                .then(|| previous.credentials.as_ref().and_then(|c| c.expiry()))
+                .flatten()
+                .filter(|&e| e > now);
+            let lifetime = valid_until
+                .and(previous.credentials.as_ref())
+                .and_then(|c| c.duration());
+            let run = self
+                .backoff
+                .get_or_insert_with(|| Box::new(Backoff::for_run(policy.backoff, lifetime)));
+            let failures = previous.consecutive_failures.saturating_add(1);
+            policy
+                .retry_at(now, failures, valid_until, run.run_lifetime(), random)
+                .duration_since(now)
+                .unwrap_or(Duration::ZERO)
         } else {
             policy.backoff.capped_delay(random)
         };
-        let previous = self.shared().snapshot.load_full();
         let mut snapshot = (*previous).clone();
         snapshot.consecutive_failures += 1;
         snapshot.rare_mut().last_error = Some(LastError {

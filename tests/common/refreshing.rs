@@ -6,12 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use credrefresh::backoff::BackoffConfig;
+use credrefresh::policy::RetrySchedule;
 use credrefresh::{CredentialsHandle, CredentialsState, ErrorClass, RefreshPolicy, Refresher, Snapshot, Source};
 
-/// Quick retries without jitter (100 ms doubling up to 500 ms), and
-/// invalidations acted on at once.
+/// Quick retries without jitter (100 ms doubling up to 500 ms, every
+/// retry on the backoff alone: no wait for the expiry), and invalidations
+/// acted on at once.
 pub fn quick_policy() -> RefreshPolicy {
     RefreshPolicy::default()
+        .retry_schedule(RetrySchedule::Backoff)
         .backoff(
             BackoffConfig::default()
                 .initial(Duration::from_millis(100))

@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use credrefresh::backoff::BackoffConfig;
 use credrefresh::clock::{Clock, FixedRandom, TokioClock};
-use credrefresh::policy::{DEFAULT_EXTENSION_JITTER, DEFAULT_EXTENSION_MIN, EXTENSION_WARNING};
+use credrefresh::policy::{DEFAULT_EXTENSION_JITTER, DEFAULT_EXTENSION_MIN, EXTENSION_WARNING, RetrySchedule};
 use credrefresh::{CredentialsState, ErrorClass, RefreshEventKind, RefreshPolicy, Refresher, RefresherBuilder};
 
 use crate::common::fake::{FakeSource, Step};
@@ -109,6 +110,8 @@ fn the_first_refresh_after_a_recovery_is_spread_too() {
 
 #[test]
 fn failures_back_off_exponentially_then_recover() {
+    // The backoff alone (`RetrySchedule::Backoff`), doubling from 1 s: the
+    // default before 0.2, kept as a setting.
     run_paused(|| async {
         let fail = Step::Fail(ErrorClass::Throttled);
         let source = FakeSource::new(
@@ -123,7 +126,10 @@ fn failures_back_off_exponentially_then_recover() {
             Step::Ok(Some(HOUR)),
         );
         let (b, clock) = builder(0.0);
-        let refresher = b.role("app", source.clone()).start_local().unwrap();
+        let policy = RefreshPolicy::default()
+            .retry_schedule(RetrySchedule::Backoff)
+            .backoff(BackoffConfig::default().multiplier(2.0).max(Duration::from_secs(120)));
+        let refresher = b.policy(policy).role("app", source.clone()).start_local().unwrap();
         let handle = refresher.handle("app").unwrap();
         handle.wait_ready(Duration::from_secs(5)).await.unwrap();
         let mut events = handle.subscribe();
@@ -170,7 +176,7 @@ fn errors_retrying_cannot_fix_wait_at_the_cap_and_stay_visible() {
         let mut events = handle.subscribe();
         for n in 1..=3u64 {
             next_event(&mut events, LONG, |k| matches!(k, RefreshEventKind::Failed { .. })).await;
-            assert_eq!(since_t0(&clock).as_secs(), 120 * (n - 1));
+            assert_eq!(since_t0(&clock).as_secs(), 600 * (n - 1));
         }
         let snap = handle.load();
         assert_eq!(snap.state(), CredentialsState::NotLoaded);
@@ -438,9 +444,9 @@ fn repeated_panics_are_restarted_with_growing_delays_and_credentials_survive() {
             seen.push(since_t0(&clock).as_secs());
         }
         // 2700 s: first panic; each restart fetches at once and panics again
-        // after 1, 2, 4 s of restart backoff.
+        // after 1, 10, 100 s of restart backoff (the default backoff).
         assert_eq!(seen[0], 2700);
-        assert_eq!(seen[1..], [2701, 2703, 2707]);
+        assert_eq!(seen[1..], [2701, 2711, 2811]);
         let snap = handle.load();
         assert_eq!(snap.credentials().unwrap().access_key_id(), "ASIAFAKE00000001");
         assert_eq!(snap.state(), CredentialsState::Fresh);

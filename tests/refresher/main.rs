@@ -14,6 +14,7 @@ mod collector;
 mod demo_server;
 mod handle_threads;
 mod restart_backoff;
+mod retry_schedule;
 mod stopped;
 mod stress;
 mod wrong_clock;

@@ -43,10 +43,12 @@ fn assume_role(emulator: &Emulator) -> AssumeRoleSource {
         .unwrap()
 }
 
-/// Short retries, so the role recovers within a fraction of a second once
-/// the outage ends; no cooldown on invalidation.
+/// Short retries (on the backoff alone: no wait for the expiry), so the
+/// role recovers within a fraction of a second once the outage ends; no
+/// cooldown on invalidation.
 fn short_policy() -> RefreshPolicy {
     RefreshPolicy::default()
+        .retry_schedule(credrefresh::policy::RetrySchedule::Backoff)
         .invalidation_cooldown(Duration::ZERO)
         .fetch_timeout(Duration::from_secs(2))
         .backoff(
