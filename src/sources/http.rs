@@ -249,11 +249,11 @@ pub(crate) const MAX_REQUEST_ID_CHARS: usize = 64;
 /// [`MAX_REQUEST_ID_CHARS`] of them. `None` when nothing is left: a request
 /// id can carry neither a forged log line nor 64 KiB into an error.
 pub(crate) fn safe_request_id(raw: &str) -> Option<String> {
-    let id: String = raw
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || "-_.+/=".contains(*c))
-        .take(MAX_REQUEST_ID_CHARS)
-        .collect();
+    // Byte by byte: every byte kept is ASCII, and no byte of a multi-byte
+    // character is.
+    let keep = |b: &u8| b.is_ascii_alphanumeric() || b"-_.+/=".contains(b);
+    let mut id = String::with_capacity(raw.len().min(MAX_REQUEST_ID_CHARS));
+    id.extend(raw.bytes().filter(keep).take(MAX_REQUEST_ID_CHARS).map(char::from));
     (!id.is_empty()).then_some(id)
 }
 

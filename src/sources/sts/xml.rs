@@ -36,6 +36,15 @@ impl Call {
         }
     }
 
+    /// `STS <action>`, as error messages name the call.
+    pub(crate) const fn what(self) -> &'static str {
+        match self {
+            Call::AssumeRole => "STS AssumeRole",
+            Call::GetSessionToken => "STS GetSessionToken",
+            Call::AssumeRoleWithWebIdentity => "STS AssumeRoleWithWebIdentity",
+        }
+    }
+
     /// The element of a success answer that holds the result.
     const fn result_element(self) -> &'static str {
         match self {
@@ -434,9 +443,13 @@ struct ErrorBody<'a> {
 /// one inside an element's text (found by fuzzing:
 /// `fuzz/corpus/sts_answer/regression-*`). Such a body is refused whole.
 fn has_doctype(text: &str) -> bool {
-    text.as_bytes()
-        .windows(9)
-        .any(|w| w.starts_with(b"<!") && w[2..].eq_ignore_ascii_case(b"DOCTYPE"))
+    // Split on a character, each `<` is found with `memchr`.
+    text.split('<').skip(1).any(|after| {
+        after
+            .as_bytes()
+            .get(..8)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"!DOCTYPE"))
+    })
 }
 
 /// Parses `body`, expecting the success answer of `call` or an error document.
@@ -476,15 +489,15 @@ pub(crate) fn parse(call: Call, body: &[u8], issued_at: SystemTime) -> Result<An
     let expiry = parse_rfc3339(c.expiration.as_str())
         .map_err(|e| SourceError::invalid_response(format!("STS {what}: bad Expiration: {e}")))?;
     let invalid = |e: crate::CredentialsError| SourceError::invalid_response(format!("STS {what}: {e}"));
-    let mut credentials = Credentials::new(c.access_key_id.as_str(), c.secret_access_key.as_str(), issued_at)
-        .map_err(invalid)?
-        .with_session_token(c.session_token.as_str())
-        .map_err(invalid)?
-        .with_expiry(expiry);
     let assumed_role_arn = answer.assumed_role_arn.as_ref().map(|arn| arn.as_str().to_string());
+    // One builder, so that the credentials are put together once.
+    let mut builder = Credentials::builder(c.access_key_id.as_str(), c.secret_access_key.as_str(), issued_at)
+        .session_token(c.session_token.as_str())
+        .expiry(expiry);
     if let Some(account) = assumed_role_arn.as_deref().and_then(account_of_arn) {
-        credentials = credentials.with_account_id(account);
+        builder = builder.account_id(account);
     }
+    let credentials = builder.build().map_err(invalid)?;
     Ok(Answer::Success(Box::new(Parsed {
         credentials,
         assumed_role_arn,
