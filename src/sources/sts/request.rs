@@ -189,6 +189,38 @@ impl Form {
         form
     }
 
+    /// No parameters: a part of a body (see [`assembled`](Self::assembled)).
+    pub(crate) fn empty() -> Self {
+        Self {
+            body: Zeroizing::new(String::new()),
+            secrets: Vec::new(),
+        }
+    }
+
+    /// The encoded parameters, to keep and [`assembled`](Self::assembled)
+    /// later. Only for a form without secrets: the text is no longer wiped.
+    pub(crate) fn into_encoded(mut self) -> String {
+        debug_assert!(self.secrets.is_empty());
+        std::mem::take(&mut *self.body)
+    }
+
+    /// `head` (from [`new`](Self::new), [`into_encoded`](Self::into_encoded)),
+    /// the parameter `key=value` encoded now, and `tail` (empty, or encoded
+    /// `&key=value` parameters): the body the pushes of all three would make,
+    /// without encoding `head` and `tail` again. Sized once.
+    pub(crate) fn assembled(head: &str, key: &str, value: &str, tail: &str) -> Self {
+        let mut form = Self {
+            body: Zeroizing::new(String::with_capacity(
+                head.len() + 3 * (key.len() + value.len()) + 2 + tail.len(),
+            )),
+            secrets: Vec::new(),
+        };
+        form.body.push_str(head);
+        form.push(key, value);
+        form.body.push_str(tail);
+        form
+    }
+
     /// Appends one parameter, form-encoded.
     pub(crate) fn push(&mut self, key: &str, value: &str) {
         // Room first, so that appending never reallocates: a reallocation
