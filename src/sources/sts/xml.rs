@@ -443,12 +443,15 @@ struct ErrorBody<'a> {
 /// one inside an element's text (found by fuzzing:
 /// `fuzz/corpus/sts_answer/regression-*`). Such a body is refused whole.
 fn has_doctype(text: &str) -> bool {
-    // Split on a character, each `<` is found with `memchr`.
-    text.split('<').skip(1).any(|after| {
-        after
-            .as_bytes()
-            .get(..8)
-            .is_some_and(|w| w.eq_ignore_ascii_case(b"!DOCTYPE"))
+    // Found from its `!`, rare in STS documents: a character pattern is
+    // searched with `memchr`.
+    let bytes = text.as_bytes();
+    text.match_indices('!').any(|(at, _)| {
+        at > 0
+            && bytes[at - 1] == b'<'
+            && bytes[at + 1..]
+                .get(..7)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"DOCTYPE"))
     })
 }
 
@@ -967,6 +970,16 @@ mod tests {
                     </Credentials></AssumeRoleResult></AssumeRoleResponse>";
         let err = parse(Call::AssumeRole, body.as_bytes(), t(0)).err().unwrap();
         assert!(err.message().contains("missing field"), "{err}");
+    }
+
+    #[test]
+    fn doctype_is_found_in_any_case_anywhere() {
+        for text in ["<!DOCTYPE x>", "<a>t<!doctype x></a>", "!<!DocType", "<![CDATA[<!DOCTYPE]]>"] {
+            assert!(has_doctype(text), "{text}");
+        }
+        for text in ["", "!", "<!", "<!DOCTYP", "<! DOCTYPE", "!DOCTYPE", "<!--DOCTYPE-->", "<!ELEMENT"] {
+            assert!(!has_doctype(text), "{text}");
+        }
     }
 
     #[test]
