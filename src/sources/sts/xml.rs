@@ -974,10 +974,24 @@ mod tests {
 
     #[test]
     fn doctype_is_found_in_any_case_anywhere() {
-        for text in ["<!DOCTYPE x>", "<a>t<!doctype x></a>", "!<!DocType", "<![CDATA[<!DOCTYPE]]>"] {
+        for text in [
+            "<!DOCTYPE x>",
+            "<a>t<!doctype x></a>",
+            "!<!DocType",
+            "<![CDATA[<!DOCTYPE]]>",
+        ] {
             assert!(has_doctype(text), "{text}");
         }
-        for text in ["", "!", "<!", "<!DOCTYP", "<! DOCTYPE", "!DOCTYPE", "<!--DOCTYPE-->", "<!ELEMENT"] {
+        for text in [
+            "",
+            "!",
+            "<!",
+            "<!DOCTYP",
+            "<! DOCTYPE",
+            "!DOCTYPE",
+            "<!--DOCTYPE-->",
+            "<!ELEMENT",
+        ] {
             assert!(!has_doctype(text), "{text}");
         }
     }
