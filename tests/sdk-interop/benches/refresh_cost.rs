@@ -41,9 +41,11 @@
 //! it), the floor of a refresh, the same way (whole process CPU, `N` runs):
 //! - the loopback exchange alone: the same signed request's bytes written
 //!   and the answer read to its `Content-Length` with blocking std I/O on a
-//!   kept-alive connection, no HTTP library, no async runtime. Both sides
-//!   pay at least this; on loopback the write also runs the emulator's TCP
-//!   receive (and its wake-up) on the sender's CPU time;
+//!   kept-alive connection, no HTTP library, no async runtime; then the
+//!   same on a Tokio socket in a current-thread runtime (epoll), as both
+//!   sides' HTTP clients wait. Both sides pay at least this; on loopback
+//!   the write also runs the emulator's TCP receive (and its wake-up) on
+//!   the sender's CPU time;
 //! - the SigV4 signature alone (credrefresh's `sign_request`, aws-sigv4,
 //!   which the SDK signs with too), the request built each time;
 //! - two thread hops, which only credrefresh's design makes: the caller
@@ -421,6 +423,32 @@ fn raw_exchange(stream: &mut std::net::TcpStream, request: &[u8], buffer: &mut V
     }
 }
 
+/// [`raw_exchange`] on a Tokio socket.
+async fn async_raw_exchange(stream: &mut tokio::net::TcpStream, request: &[u8], buffer: &mut Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(request).await.expect("the request is written");
+    buffer.clear();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = stream.read(&mut chunk).await.expect("the answer is read");
+        assert!(n > 0, "the emulator closed the connection");
+        buffer.extend_from_slice(&chunk[..n]);
+        let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("a Content-Length");
+        if buffer.len() >= end + 4 + length {
+            assert!(head.starts_with("http/1.1 200"), "the emulator answered {head}");
+            return;
+        }
+    }
+}
+
 /// The floor of a refresh, measured here: the loopback exchange, the
 /// signature, and (credrefresh only) the two thread hops of the actor
 /// design: printed after the table.
@@ -444,6 +472,23 @@ fn floor(endpoint: &str, n: u64) {
         raw_exchange(&mut stream, &wire, &mut buffer);
     }
     let exchange = floor_cost(n, || raw_exchange(&mut stream, &wire, &mut buffer));
+    // The same with Tokio's non-blocking socket on a current-thread runtime
+    // (epoll), as both sides' HTTP clients wait.
+    let runtime = current_thread_runtime();
+    let mut async_stream = runtime.block_on(async {
+        let std_stream = std::net::TcpStream::connect(address).expect("a connection to the emulator");
+        std_stream.set_nodelay(true).expect("TCP_NODELAY");
+        std_stream.set_nonblocking(true).expect("non-blocking");
+        tokio::net::TcpStream::from_std(std_stream).expect("a Tokio stream")
+    });
+    let mut async_exchange = || {
+        runtime.block_on(async_raw_exchange(&mut async_stream, &wire, &mut buffer));
+    };
+    for _ in 0..WARM_UP {
+        async_exchange();
+    }
+    let exchange_async = floor_cost(n, &mut async_exchange);
+    drop(runtime);
     // The signature alone (the request built again each time, as a client does).
     let sign = floor_cost(n, || {
         std::hint::black_box(signed_request(endpoint));
@@ -501,14 +546,18 @@ fn floor(endpoint: &str, n: u64) {
         "loopback exchange, blocking std I/O, no HTTP library (both sides)",
         &exchange,
     );
+    row(
+        "the same on a Tokio socket, current-thread runtime (epoll), no HTTP library",
+        &exchange_async,
+    );
     row("SigV4 signature with aws-sigv4, request built (both sides)", &sign);
     row(
         "two thread hops: wake a parked Tokio thread, wait for its broadcast (credrefresh's actor design)",
         &hops,
     );
     println!(
-        "| sum: the least a refresh can cost through an actor thread | {:.1} | |",
-        per(&exchange) + per(&sign) + per(&hops)
+        "| sum: the least a refresh can cost through an actor thread (Tokio exchange + signature + hops) | {:.1} | |",
+        per(&exchange_async) + per(&sign) + per(&hops)
     );
 }
 
