@@ -48,7 +48,7 @@ pub(crate) mod stats;
 mod prom;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use metrics::SharedString;
 
@@ -183,6 +183,14 @@ impl RoleMetrics {
         if let Some(t) = s.next_refresh() {
             metrics::gauge!(NEXT_REFRESH.name, &labels).set(unix_seconds(t));
         }
+    }
+
+    /// The one gauge that changes when a refresh is only planned anew
+    /// (an invalidation): [`snapshot`](Self::snapshot) would set five
+    /// others to the values they already have, building a key (an
+    /// allocation) for each.
+    pub(crate) fn next_refresh(&self, at: SystemTime) {
+        metrics::gauge!(NEXT_REFRESH.name, &self.labels()).set(unix_seconds(at));
     }
 
     pub(crate) fn extension(&self) {

@@ -336,13 +336,20 @@ impl RefresherActor {
         } else {
             policy.refresh_after_success(now, credentials.expiry(), random)
         };
-        let mut events = vec![RefreshEventKind::Refreshed {
+        // At most two events: no vector to allocate.
+        let refreshed = RefreshEventKind::Refreshed {
             expiry: credentials.expiry(),
-        }];
+        };
+        let recovered = RefreshEventKind::Recovered {
+            after_failures: previous.consecutive_failures,
+        };
+        let both = [refreshed, recovered];
+        let events = if previous.consecutive_failures > 0 {
+            &both[..]
+        } else {
+            &both[..1]
+        };
         if previous.consecutive_failures > 0 {
-            events.push(RefreshEventKind::Recovered {
-                after_failures: previous.consecutive_failures,
-            });
             tracing::info!(
                 role = %self.spec.name,
                 source = self.spec.source.name(),
@@ -384,7 +391,7 @@ impl RefresherActor {
         }
         self.backoff = None;
         self.metrics().attempt(None, took);
-        self.commit(snapshot, true, &events, ctx);
+        self.commit(snapshot, true, events, ctx);
         self.schedule_refresh(next_refresh, ctx);
     }
 
@@ -516,7 +523,8 @@ impl RefresherActor {
         let mut next = (*snapshot).clone();
         next.next_refresh = Some(at);
         self.shared().publish(next, false, &[]);
-        self.metrics().snapshot(&self.shared().snapshot.load());
+        // Only the planned refresh changed.
+        self.metrics().next_refresh(at);
         self.schedule_refresh(at, ctx);
     }
 }

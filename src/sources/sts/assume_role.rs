@@ -1,5 +1,6 @@
 //! STS `AssumeRole`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
@@ -53,15 +54,15 @@ impl SessionName {
         }
     }
 
-    pub(crate) fn at(&self, now: SystemTime) -> String {
+    pub(crate) fn at(&self, now: SystemTime) -> Cow<'_, str> {
         match self {
-            SessionName::Fixed(name) => name.clone(),
+            SessionName::Fixed(name) => Cow::Borrowed(name),
             SessionName::Prefix(prefix) => {
                 let secs = now
                     .duration_since(SystemTime::UNIX_EPOCH)
                     .map(|d| d.as_secs())
                     .unwrap_or(0);
-                format!("{prefix}{secs}")
+                Cow::Owned(format!("{prefix}{secs}"))
             }
         }
     }
@@ -153,6 +154,9 @@ pub struct AssumeRoleSource {
     source_identity: Option<String>,
     base_wait: Duration,
     client: StsClient,
+    /// The request body before and after the session name, encoded once:
+    /// only the session name can change between fetches.
+    form_parts: (String, String),
 }
 
 impl fmt::Debug for AssumeRoleSource {
@@ -196,30 +200,40 @@ impl AssumeRoleSource {
     }
 
     fn form(&self, now: SystemTime) -> Form {
-        let mut form = Form::new(Call::AssumeRole);
-        form.push("RoleArn", &self.role_arn);
-        form.push("RoleSessionName", &self.session_name.at(now));
-        form.push("DurationSeconds", &self.duration_secs.to_string());
+        let (head, tail) = &self.form_parts;
+        Form::assembled(head, "RoleSessionName", &self.session_name.at(now), tail)
+    }
+
+    /// The encoded parameters that come before the session name (the call,
+    /// the role) and after it (everything else), in the order STS's
+    /// documentation lists them.
+    fn encode_form_parts(&self) -> (String, String) {
+        let mut head = Form::new(Call::AssumeRole);
+        head.push("RoleArn", &self.role_arn);
+        let mut tail = Form::empty();
+        tail.push("DurationSeconds", &self.duration_secs.to_string());
         if let Some(id) = &self.external_id {
-            form.push("ExternalId", id);
+            tail.push("ExternalId", id);
         }
         if let Some(policy) = &self.policy {
-            form.push("Policy", policy);
+            tail.push("Policy", policy);
         }
-        form.push_members("PolicyArns", ".arn", self.policy_arns.iter().map(String::as_str));
+        tail.push_members("PolicyArns", ".arn", self.policy_arns.iter().map(String::as_str));
         for (i, (key, value)) in self.tags.iter().enumerate() {
-            form.push(&format!("Tags.member.{}.Key", i + 1), key);
-            form.push(&format!("Tags.member.{}.Value", i + 1), value);
+            tail.push(&format!("Tags.member.{}.Key", i + 1), key);
+            tail.push(&format!("Tags.member.{}.Value", i + 1), value);
         }
-        form.push_members(
+        tail.push_members(
             "TransitiveTagKeys",
             "",
             self.transitive_tag_keys.iter().map(String::as_str),
         );
         if let Some(id) = &self.source_identity {
-            form.push("SourceIdentity", id);
+            tail.push("SourceIdentity", id);
         }
-        form
+        let tail = tail.into_encoded();
+        let tail = if tail.is_empty() { tail } else { format!("&{tail}") };
+        (head.into_encoded(), tail)
     }
 }
 
@@ -396,7 +410,7 @@ impl AssumeRoleBuilder {
             validate::source_identity(id)?;
         }
         let client = self.common.build()?;
-        Ok(AssumeRoleSource {
+        let mut source = AssumeRoleSource {
             role_arn: self.role_arn,
             base: self.base,
             session_name: session.session_name,
@@ -409,7 +423,10 @@ impl AssumeRoleBuilder {
             source_identity: self.source_identity,
             base_wait: self.base_wait.unwrap_or(DEFAULT_BASE_WAIT),
             client,
-        })
+            form_parts: (String::new(), String::new()),
+        };
+        source.form_parts = source.encode_form_parts();
+        Ok(source)
     }
 }
 
@@ -489,6 +506,43 @@ mod tests {
         assert_eq!(get("Tags.member.2.Value"), Some("Blue Team"));
         assert_eq!(get("TransitiveTagKeys.member.1"), Some("Project"));
         assert_eq!(get("SourceIdentity"), Some("alice"));
+        // In the documented order, the session name after the role: the
+        // body encoded at build time around the session name is the one
+        // pushing every parameter at each fetch would make.
+        let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "Action",
+                "Version",
+                "RoleArn",
+                "RoleSessionName",
+                "DurationSeconds",
+                "ExternalId",
+                "Policy",
+                "PolicyArns.member.1.arn",
+                "PolicyArns.member.2.arn",
+                "Tags.member.1.Key",
+                "Tags.member.1.Value",
+                "Tags.member.2.Key",
+                "Tags.member.2.Value",
+                "TransitiveTagKeys.member.1",
+                "SourceIdentity",
+            ]
+        );
+        let mut pushed = Form::new(Call::AssumeRole);
+        for (k, v) in &pairs[2..] {
+            pushed.push(k, v);
+        }
+        assert_eq!(form.as_str(), pushed.as_str());
+        // A generated session name is encoded at each fetch.
+        let s = builder().session_name_prefix("p+").build().unwrap();
+        let form = s.form(SystemTime::UNIX_EPOCH + Duration::from_secs(7));
+        assert!(
+            form.as_str().contains("&RoleSessionName=p%2B7&DurationSeconds=3600"),
+            "{}",
+            form.as_str()
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
+use http::HeaderMap;
 use http::header::{CONTENT_TYPE, HOST, HeaderName, HeaderValue, USER_AGENT};
 use reqwest::Url;
 use zeroize::Zeroizing;
@@ -54,19 +55,52 @@ pub fn sign_request<B: AsRef<[u8]>>(
     region: &str,
     time: SystemTime,
 ) -> Result<(), SourceError> {
-    let failed =
-        |reason: String| SourceError::new(ErrorClass::InvalidConfiguration, format!("SigV4 signing: {reason}"));
     if !request.headers().contains_key(HOST) {
         let authority = request
             .uri()
             .authority()
-            .ok_or_else(|| failed("the URI has no host".into()))?
-            .as_str()
-            .to_string();
-        let value =
-            HeaderValue::from_str(&authority).map_err(|_| failed("the URI host is not a header value".into()))?;
+            .ok_or_else(|| signing_failed("the URI has no host".into()))?;
+        let value = HeaderValue::from_str(authority.as_str())
+            .map_err(|_| signing_failed("the URI host is not a header value".into()))?;
         request.headers_mut().insert(HOST, value);
     }
+    let uri = request.uri().to_string();
+    let signature = signature_headers(
+        request.method().as_str(),
+        &uri,
+        request.headers(),
+        request.body().as_ref(),
+        credentials,
+        service,
+        region,
+        time,
+    )?;
+    for (name, value) in signature {
+        request.headers_mut().insert(name, value);
+    }
+    Ok(())
+}
+
+/// The error of a request that cannot be signed.
+fn signing_failed(reason: String) -> SourceError {
+    SourceError::new(ErrorClass::InvalidConfiguration, format!("SigV4 signing: {reason}"))
+}
+
+/// The headers that sign a request (`Authorization`, `X-Amz-Date`, and
+/// `X-Amz-Security-Token` with a session token) made by `aws-sigv4` from
+/// its method, URI, headers (`host` among them) and body, as
+/// [`sign_request`] describes.
+#[allow(clippy::too_many_arguments)]
+fn signature_headers(
+    method: &str,
+    uri: &str,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    credentials: &Credentials,
+    service: &str,
+    region: &str,
+    time: SystemTime,
+) -> Result<Vec<(HeaderName, HeaderValue)>, SourceError> {
     let identity = aws_credential_types::Credentials::new(
         credentials.access_key_id(),
         credentials.secret_access_key(),
@@ -82,34 +116,31 @@ pub fn sign_request<B: AsRef<[u8]>>(
         .time(time)
         .settings(SigningSettings::default())
         .build()
-        .map_err(|e| failed(e.to_string()))?
+        .map_err(|e| signing_failed(e.to_string()))?
         .into();
-    let uri = request.uri().to_string();
-    let mut headers = Vec::with_capacity(request.headers().len());
-    for (name, value) in request.headers() {
+    let mut signed = Vec::with_capacity(headers.len());
+    for (name, value) in headers {
         let value = value
             .to_str()
-            .map_err(|_| failed(format!("header `{name}` is not visible ASCII")))?;
-        headers.push((name.as_str(), value));
+            .map_err(|_| signing_failed(format!("header `{name}` is not visible ASCII")))?;
+        signed.push((name.as_str(), value));
     }
-    let signable = SignableRequest::new(
-        request.method().as_str(),
-        uri,
-        headers.into_iter(),
-        SignableBody::Bytes(request.body().as_ref()),
-    )
-    .map_err(|e| failed(e.to_string()))?;
-    let (instructions, _signature) = sign(signable, &params).map_err(|e| failed(e.to_string()))?.into_parts();
+    let signable = SignableRequest::new(method, uri, signed.into_iter(), SignableBody::Bytes(body))
+        .map_err(|e| signing_failed(e.to_string()))?;
+    let (instructions, _signature) = sign(signable, &params)
+        .map_err(|e| signing_failed(e.to_string()))?
+        .into_parts();
     let (new_headers, _query) = instructions.into_parts();
+    let mut out = Vec::with_capacity(new_headers.len());
     for header in new_headers {
         let name = HeaderName::from_static(header.name());
         let mut value = HeaderValue::from_str(header.value())
-            .map_err(|_| failed(format!("the computed `{}` header is not a header value", header.name())))?;
+            .map_err(|_| signing_failed(format!("the computed `{}` header is not a header value", header.name())))?;
         // The signature can be replayed for minutes: keep it out of logs too.
         value.set_sensitive(header.sensitive() || name == http::header::AUTHORIZATION);
-        request.headers_mut().insert(name, value);
+        out.push((name, value));
     }
-    Ok(())
+    Ok(out)
 }
 
 /// An HTTP client bound to one STS endpoint and region, with the clock
@@ -118,6 +149,9 @@ pub fn sign_request<B: AsRef<[u8]>>(
 pub(crate) struct StsClient {
     http: reqwest::Client,
     url: Url,
+    /// The `host` header signed and sent: the URL's authority (with its
+    /// port unless it is the scheme's default). Made once, not per call.
+    host: Option<HeaderValue>,
     region: String,
     max_body_bytes: usize,
     skew: Arc<SkewTracker>,
@@ -152,6 +186,38 @@ impl Form {
         };
         form.push("Action", call.action());
         form.push("Version", API_VERSION);
+        form
+    }
+
+    /// No parameters: a part of a body (see [`assembled`](Self::assembled)).
+    pub(crate) fn empty() -> Self {
+        Self {
+            body: Zeroizing::new(String::new()),
+            secrets: Vec::new(),
+        }
+    }
+
+    /// The encoded parameters, to keep and [`assembled`](Self::assembled)
+    /// later. Only for a form without secrets: the text is no longer wiped.
+    pub(crate) fn into_encoded(mut self) -> String {
+        debug_assert!(self.secrets.is_empty());
+        std::mem::take(&mut *self.body)
+    }
+
+    /// `head` (from [`new`](Self::new), [`into_encoded`](Self::into_encoded)),
+    /// the parameter `key=value` encoded now, and `tail` (empty, or encoded
+    /// `&key=value` parameters): the body the pushes of all three would make,
+    /// without encoding `head` and `tail` again. Sized once.
+    pub(crate) fn assembled(head: &str, key: &str, value: &str, tail: &str) -> Self {
+        let mut form = Self {
+            body: Zeroizing::new(String::with_capacity(
+                head.len() + 3 * (key.len() + value.len()) + 2 + tail.len(),
+            )),
+            secrets: Vec::new(),
+        };
+        form.body.push_str(head);
+        form.push(key, value);
+        form.body.push_str(tail);
         form
     }
 
@@ -203,9 +269,15 @@ impl StsClient {
         region: String,
         max_body_bytes: usize,
     ) -> Result<Self, BuildError> {
+        let host = url
+            .as_str()
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|uri| HeaderValue::from_str(uri.authority()?.as_str()).ok());
         Ok(Self {
             http,
             url,
+            host,
             region,
             max_body_bytes,
             skew: Arc::new(SkewTracker::default()),
@@ -222,6 +294,38 @@ impl StsClient {
     #[cfg(test)]
     pub(crate) fn region(&self) -> &str {
         &self.region
+    }
+
+    /// The headers of a call with `body`: the content type, the user agent
+    /// and, when `signing` gives credentials and a time, `host` and the
+    /// SigV4 headers, as [`sign_request`] makes them for a `POST` to the
+    /// endpoint (the endpoint's URL and host are parsed once, in
+    /// [`new`](Self::new), not per call).
+    fn headers(&self, body: &[u8], signing: Option<(&Credentials, SystemTime)>) -> Result<HeaderMap, SourceError> {
+        let mut headers = HeaderMap::with_capacity(8);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(FORM_CONTENT_TYPE));
+        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        if let Some((credentials, time)) = signing {
+            let host = self
+                .host
+                .clone()
+                .ok_or_else(|| signing_failed("the URI has no host".into()))?;
+            headers.insert(HOST, host);
+            let signature = signature_headers(
+                "POST",
+                self.url.as_str(),
+                &headers,
+                body,
+                credentials,
+                "sts",
+                &self.region,
+                time,
+            )?;
+            for (name, value) in signature {
+                headers.insert(name, value);
+            }
+        }
+        Ok(headers)
     }
 
     /// Sends one call, signed with `signer` when given, and parses the answer.
@@ -269,34 +373,21 @@ impl StsClient {
         signer: Option<&Credentials>,
         ctx: &FetchContext,
     ) -> Result<Result<Parsed, Refused>, SourceError> {
-        let what = format!("STS {}", call.action());
-        let build_failed = |e: http::Error| SourceError::invalid_configuration(format!("{what}: bad request: {e}"));
-        let mut request = http::Request::builder()
-            .method(http::Method::POST)
-            .uri(self.url.as_str())
-            .header(CONTENT_TYPE, FORM_CONTENT_TYPE)
-            .header(USER_AGENT, USER_AGENT_VALUE)
-            .body(form.body.as_bytes())
-            .map_err(build_failed)?;
+        let what = call.what();
+        let body = form.body.as_bytes();
         let sent = ctx.now();
         let signed_with = self.skew.get();
-        if let Some(credentials) = signer {
-            sign_request(&mut request, credentials, "sts", &self.region, shift(sent, signed_with))?;
-        }
+        let signing = signer.map(|credentials| (credentials, shift(sent, signed_with)));
+        let headers = self.headers(body, signing)?;
         // reqwest owns the body it sends: a copy that is wiped when reqwest
         // drops it (it may hold a web identity token or an MFA code).
-        let body = bytes::Bytes::from_owner(Zeroizing::new(form.body.as_bytes().to_vec()));
+        let body = bytes::Bytes::from_owner(Zeroizing::new(body.to_vec()));
         // Built on the client's parsed URL: `reqwest::Request::try_from`
         // would parse the URI again into a `Url` on every request.
-        let (parts, _) = request.into_parts();
-        let mut request = reqwest::Request::new(parts.method, self.url.clone());
-        *request.headers_mut() = parts.headers;
+        let mut request = reqwest::Request::new(http::Method::POST, self.url.clone());
+        *request.headers_mut() = headers;
         *request.body_mut() = Some(reqwest::Body::from(body));
-        let response = self
-            .http
-            .execute(request)
-            .await
-            .map_err(|e| transport_error(&what, e))?;
+        let response = self.http.execute(request).await.map_err(|e| transport_error(what, e))?;
         let received = ctx.now();
         let status = response.status().as_u16();
         let server_date = server_date(response.headers());
@@ -306,7 +397,7 @@ impl StsClient {
             .get("x-amzn-requestid")
             .and_then(|v| v.to_str().ok())
             .and_then(safe_request_id);
-        let body = read_body_capped(&what, response, self.max_body_bytes).await?;
+        let body = read_body_capped(what, response, self.max_body_bytes).await?;
         // Everything secret this request carried, for redaction of echoes.
         let mut secrets: Vec<&str> = form.secrets.iter().map(|s| s.as_str()).collect();
         if let Some(credentials) = signer {
@@ -478,6 +569,44 @@ mod tests {
             )
         );
         assert_ne!(base, sig("https://sts.amazonaws.com:8443/", "us-east-1", b"a=1", T));
+    }
+
+    /// The client's own path (URL and host parsed once) signs exactly as
+    /// `sign_request`, which is checked against botocore
+    /// (`tests/peers/sts_signing_botocore.rs`).
+    #[test]
+    fn the_clients_headers_are_those_of_sign_request() {
+        let body = b"Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fr";
+        let at = SystemTime::UNIX_EPOCH + T;
+        let with_token = creds().with_session_token("SESSIONTOKEN").unwrap();
+        for endpoint in [
+            "https://sts.eu-west-1.amazonaws.com",
+            "https://sts.amazonaws.com:443/",
+            "https://sts.amazonaws.com:8443/",
+            "http://127.0.0.1:4566",
+            "http://localhost:80/",
+            "http://[::1]:8080/sts/",
+        ] {
+            let url = Url::parse(endpoint).unwrap();
+            let http = crate::sources::http::client(Duration::from_secs(1), Duration::from_secs(2)).unwrap();
+            let client = StsClient::new(http, url.clone(), "eu-west-1".into(), 1024).unwrap();
+            for c in [creds(), with_token.clone()] {
+                let ours = client.headers(body, Some((&c, at))).unwrap();
+                let mut expected = http::Request::builder()
+                    .method("POST")
+                    .uri(url.as_str())
+                    .header(CONTENT_TYPE, FORM_CONTENT_TYPE)
+                    .header(USER_AGENT, USER_AGENT_VALUE)
+                    .body(body.to_vec())
+                    .unwrap();
+                sign_request(&mut expected, &c, "sts", "eu-west-1", at).unwrap();
+                assert_eq!(&ours, expected.headers(), "{endpoint}");
+                assert!(ours["authorization"].is_sensitive());
+            }
+            let unsigned = client.headers(body, None).unwrap();
+            assert_eq!(unsigned.len(), 2);
+            assert!(!unsigned.contains_key(HOST));
+        }
     }
 
     #[test]

@@ -36,6 +36,22 @@
 //!
 //! `cargo bench -p sdk-interop --bench refresh_cost` prints a markdown
 //! table and the ratio ours/SDK.
+//!
+//! Then, measured after the loop (`CREDREFRESH_REFRESH_COST_FLOOR=0` skips
+//! it), the floor of a refresh, the same way (whole process CPU, `N` runs):
+//! - the loopback exchange alone: the same signed request's bytes written
+//!   and the answer read to its `Content-Length` with blocking std I/O on a
+//!   kept-alive connection, no HTTP library, no async runtime; then the
+//!   same on a Tokio socket in a current-thread runtime (epoll), as both
+//!   sides' HTTP clients wait. Both sides pay at least this; on loopback
+//!   the write also runs the emulator's TCP receive (and its wake-up) on
+//!   the sender's CPU time;
+//! - the SigV4 signature alone (credrefresh's `sign_request`, aws-sigv4,
+//!   which the SDK signs with too), the request built each time;
+//! - two thread hops, which only credrefresh's design makes: the caller
+//!   wakes a thread parked in a current-thread Tokio runtime (as
+//!   `invalidate` wakes the actor) and parks in its own runtime until that
+//!   thread answers on a broadcast channel (as the `Refreshed` event).
 
 // A benchmark measures wall time: the clock rule is for library decisions.
 #![allow(clippy::disallowed_methods)]
@@ -340,6 +356,211 @@ impl Sdk {
     }
 }
 
+// ---- the floor: what every AssumeRole refresh costs whoever makes it ----
+
+/// The AssumeRole request body both sides send (duration 3600 s, fixed
+/// session name), form-encoded.
+fn assume_role_body() -> String {
+    format!(
+        "Action=AssumeRole&Version=2011-06-15&RoleArn={}&RoleSessionName={SESSION}&DurationSeconds=3600",
+        ROLE_ARN.replace(':', "%3A").replace('/', "%2F")
+    )
+}
+
+/// The request, signed now with the base keys by credrefresh's public
+/// signer (aws-sigv4, as both sides sign).
+fn signed_request(endpoint: &str) -> http::Request<Vec<u8>> {
+    let mut request = http::Request::builder()
+        .method("POST")
+        .uri(format!("{endpoint}/"))
+        .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
+        .header("user-agent", "credrefresh-bench-floor")
+        .body(assume_role_body().into_bytes())
+        .expect("a request");
+    let base = credrefresh::Credentials::new(BASE_KEY, BASE_SECRET, SystemTime::UNIX_EPOCH).expect("base keys");
+    credrefresh::sources::sts::sign_request(&mut request, &base, "sts", REGION, SystemTime::now()).expect("signed");
+    request
+}
+
+/// CPU of `n` runs of `work` (whole process, as the table measures).
+fn floor_cost(n: u64, mut work: impl FnMut()) -> Cost {
+    let mut cost = Cost::default();
+    let meter = Meter::start();
+    for _ in 0..n {
+        work();
+    }
+    meter.stop(n, &mut cost);
+    cost
+}
+
+/// One request/response over a kept-alive loopback connection with
+/// blocking std I/O and no HTTP library: the request's bytes written, the
+/// answer read to its `Content-Length`. What the network alone costs a
+/// client (the loopback write also runs the emulator's TCP receive, on the
+/// sender's CPU time).
+fn raw_exchange(stream: &mut std::net::TcpStream, request: &[u8], buffer: &mut Vec<u8>) {
+    use std::io::Write;
+    stream.write_all(request).expect("the request is written");
+    buffer.clear();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = stream.read(&mut chunk).expect("the answer is read");
+        assert!(n > 0, "the emulator closed the connection");
+        buffer.extend_from_slice(&chunk[..n]);
+        let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("a Content-Length");
+        if buffer.len() >= end + 4 + length {
+            assert!(head.starts_with("http/1.1 200"), "the emulator answered {head}");
+            return;
+        }
+    }
+}
+
+/// [`raw_exchange`] on a Tokio socket.
+async fn async_raw_exchange(stream: &mut tokio::net::TcpStream, request: &[u8], buffer: &mut Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(request).await.expect("the request is written");
+    buffer.clear();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = stream.read(&mut chunk).await.expect("the answer is read");
+        assert!(n > 0, "the emulator closed the connection");
+        buffer.extend_from_slice(&chunk[..n]);
+        let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("a Content-Length");
+        if buffer.len() >= end + 4 + length {
+            assert!(head.starts_with("http/1.1 200"), "the emulator answered {head}");
+            return;
+        }
+    }
+}
+
+/// The floor of a refresh, measured here: the loopback exchange, the
+/// signature, and (credrefresh only) the two thread hops of the actor
+/// design: printed after the table.
+fn floor(endpoint: &str, n: u64) {
+    // The exchange.
+    let request = signed_request(endpoint);
+    let mut wire = b"POST / HTTP/1.1\r\n".to_vec();
+    for (name, value) in request.headers() {
+        wire.extend_from_slice(name.as_str().as_bytes());
+        wire.extend_from_slice(b": ");
+        wire.extend_from_slice(value.as_bytes());
+        wire.extend_from_slice(b"\r\n");
+    }
+    wire.extend_from_slice(format!("content-length: {}\r\n\r\n", request.body().len()).as_bytes());
+    wire.extend_from_slice(request.body());
+    let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(address).expect("a connection to the emulator");
+    stream.set_nodelay(true).expect("TCP_NODELAY");
+    let mut buffer = Vec::with_capacity(8192);
+    for _ in 0..WARM_UP {
+        raw_exchange(&mut stream, &wire, &mut buffer);
+    }
+    let exchange = floor_cost(n, || raw_exchange(&mut stream, &wire, &mut buffer));
+    // The same with Tokio's non-blocking socket on a current-thread runtime
+    // (epoll), as both sides' HTTP clients wait.
+    let runtime = current_thread_runtime();
+    let mut async_stream = runtime.block_on(async {
+        let std_stream = std::net::TcpStream::connect(address).expect("a connection to the emulator");
+        std_stream.set_nodelay(true).expect("TCP_NODELAY");
+        std_stream.set_nonblocking(true).expect("non-blocking");
+        tokio::net::TcpStream::from_std(std_stream).expect("a Tokio stream")
+    });
+    let mut async_exchange = || {
+        runtime.block_on(async_raw_exchange(&mut async_stream, &wire, &mut buffer));
+    };
+    for _ in 0..WARM_UP {
+        async_exchange();
+    }
+    let exchange_async = floor_cost(n, &mut async_exchange);
+    drop(runtime);
+    // The signature alone (the request built again each time, as a client does).
+    let sign = floor_cost(n, || {
+        std::hint::black_box(signed_request(endpoint));
+    });
+    // Two thread hops: the caller wakes a thread parked in a current-thread
+    // Tokio runtime (as the refresher's actor thread is) and waits, parked
+    // in its own runtime, for an answer sent back on a broadcast channel
+    // (as a refresh event is).
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let (tx, mut rx) = tokio::sync::broadcast::channel::<u64>(16);
+    let other = {
+        let wake = wake.clone();
+        std::thread::spawn(move || {
+            current_thread_runtime().block_on(async move {
+                let mut i = 0;
+                loop {
+                    wake.notified().await;
+                    i += 1;
+                    if tx.send(i).is_err() {
+                        return;
+                    }
+                }
+            })
+        })
+    };
+    let runtime = current_thread_runtime();
+    let mut round_trip = || {
+        runtime.block_on(async {
+            wake.notify_one();
+            tokio::time::timeout(WAIT, rx.recv())
+                .await
+                .expect("an answer within 10 s")
+                .expect("the channel");
+        })
+    };
+    for _ in 0..WARM_UP {
+        round_trip();
+    }
+    let hops = floor_cost(n, &mut round_trip);
+    drop(rx);
+    wake.notify_one();
+    let _ = other.join();
+    let per = |c: &Cost| c.cpu_ns as f64 / 1e3 / c.refreshes as f64;
+    println!();
+    println!("| Floor, measured in the same run | CPU µs | allocations |");
+    println!("|---|---:|---:|");
+    let row = |name: &str, c: &Cost| {
+        println!(
+            "| {name} | {:.1} | {:.0} |",
+            per(c),
+            c.allocations as f64 / c.refreshes as f64
+        )
+    };
+    row(
+        "loopback exchange, blocking std I/O, no HTTP library (both sides)",
+        &exchange,
+    );
+    row(
+        "the same on a Tokio socket, current-thread runtime (epoll), no HTTP library",
+        &exchange_async,
+    );
+    row("SigV4 signature with aws-sigv4, request built (both sides)", &sign);
+    row(
+        "two thread hops: wake a parked Tokio thread, wait for its broadcast (credrefresh's actor design)",
+        &hops,
+    );
+    println!(
+        "| sum: the least a refresh can cost through an actor thread (Tokio exchange + signature + hops) | {:.1} | |",
+        per(&exchange_async) + per(&sign) + per(&hops)
+    );
+}
+
 fn current_thread_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -412,6 +633,8 @@ fn main() {
     }
 
     whole_meter.stop(0, &mut whole);
+    // The floor is measured after the loop, so that it does not change it.
+    let floor_n = n;
     println!(
         "| AssumeRole refresh, emulator on loopback (separate process) | refreshes | CPU µs/refresh | of which the calling thread | allocations/refresh | KiB allocated/refresh | wall µs/refresh |"
     );
@@ -432,6 +655,9 @@ fn main() {
         (ours_cost.cpu_ns + sdk_cost.cpu_ns) as f64 / 1e6,
         whole.ticks * 10,
     );
+    if std::env::var("CREDREFRESH_REFRESH_COST_FLOOR").map_or(true, |v| v != "0") {
+        floor(&emulator.endpoint, floor_n);
+    }
     ours.refresher.shutdown();
     drop(emulator);
 }
