@@ -185,6 +185,37 @@ impl RoleMetrics {
         }
     }
 
+    /// The gauges of [`snapshot`](Self::snapshot) whose values differ
+    /// between `before` and `s`, the snapshot that replaced it: the others
+    /// already hold their value (every gauge is set when the refresher
+    /// starts, in [`register`](Self::register), and on every change since).
+    /// A success in the steady state changes three of the six, and each
+    /// update builds a key (an allocation and a hash) even with no recorder.
+    pub(crate) fn snapshot_since(&self, before: &Snapshot, s: &Snapshot) {
+        let labels = self.labels();
+        let expiry = s.credentials().and_then(|c| c.expiry());
+        if let Some(exp) = expiry.filter(|&e| Some(e) != before.credentials().and_then(|c| c.expiry())) {
+            metrics::gauge!(CREDENTIALS_EXPIRY.name, &labels).set(unix_seconds(exp));
+        }
+        let extended = |s: &Snapshot| s.state() == CredentialsState::Extended;
+        if extended(s) != extended(before) {
+            metrics::gauge!(CREDENTIALS_EXTENDED.name, &labels).set(f64::from(u8::from(extended(s))));
+        }
+        let unusable = |s: &Snapshot| !s.state().is_usable();
+        if unusable(s) != unusable(before) {
+            metrics::gauge!(CREDENTIALS_UNUSABLE.name, &labels).set(f64::from(u8::from(unusable(s))));
+        }
+        if s.consecutive_failures() != before.consecutive_failures() {
+            metrics::gauge!(CONSECUTIVE_FAILURES.name, &labels).set(f64::from(s.consecutive_failures()));
+        }
+        if let Some(t) = s.last_success().filter(|&t| Some(t) != before.last_success()) {
+            metrics::gauge!(LAST_SUCCESS.name, &labels).set(unix_seconds(t));
+        }
+        if let Some(t) = s.next_refresh().filter(|&t| Some(t) != before.next_refresh()) {
+            metrics::gauge!(NEXT_REFRESH.name, &labels).set(unix_seconds(t));
+        }
+    }
+
     /// The one gauge that changes when a refresh is only planned anew
     /// (an invalidation): [`snapshot`](Self::snapshot) would set five
     /// others to the values they already have, building a key (an

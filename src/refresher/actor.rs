@@ -275,7 +275,7 @@ impl RefresherActor {
             let now = self.now();
             let mut snapshot = (*self.shared().snapshot.load_full()).clone();
             if let Some(event) = self.apply_expiry(&mut snapshot, now) {
-                self.commit(snapshot, false, &[event], ctx);
+                self.commit(snapshot, false, &[event]);
             }
         }
         // Not expired yet (a slice ended, or the timer fired a hair early):
@@ -391,7 +391,7 @@ impl RefresherActor {
         }
         self.backoff = None;
         self.metrics().attempt(None, took);
-        self.commit(snapshot, true, events, ctx);
+        self.commit(snapshot, true, events);
         self.schedule_refresh(next_refresh, ctx);
     }
 
@@ -446,7 +446,7 @@ impl RefresherActor {
         );
         events.extend(self.apply_expiry(&mut snapshot, now));
         self.metrics().attempt(Some(class), took);
-        self.commit(snapshot, false, &events, ctx);
+        self.commit(snapshot, false, &events);
         self.schedule_refresh(now + delay, ctx);
     }
 
@@ -483,16 +483,15 @@ impl RefresherActor {
         }
     }
 
-    fn commit(
-        &mut self,
-        snapshot: Snapshot,
-        new_credentials: bool,
-        events: &[RefreshEventKind],
-        ctx: &mut Context<Self>,
-    ) {
+    /// Publishes `snapshot` with `events` and records its gauges. Every
+    /// caller plans the timer right after (`plan`, `schedule_refresh`),
+    /// once: not here too.
+    fn commit(&mut self, snapshot: Snapshot, new_credentials: bool, events: &[RefreshEventKind]) {
+        // The gauges that the new snapshot changes, against the one it
+        // replaces: a success changes three of six.
+        let before = self.shared().snapshot.load_full();
         self.shared().publish(snapshot, new_credentials, events);
-        self.metrics().snapshot(&self.shared().snapshot.load());
-        self.plan(ctx);
+        self.metrics().snapshot_since(&before, &self.shared().snapshot.load());
     }
 
     fn on_invalidated(&mut self, ctx: &mut Context<Self>) {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningInstructions, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use http::HeaderMap;
 use http::header::{CONTENT_TYPE, HOST, HeaderName, HeaderValue, USER_AGENT};
@@ -25,6 +25,9 @@ const API_VERSION: &str = "2011-06-15";
 /// The content type of an AWS Query request.
 const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
 const USER_AGENT_VALUE: &str = concat!("credrefresh/", env!("CARGO_PKG_VERSION"));
+/// The header of STS's request id (looked up with a name made once, not
+/// parsed from a string on every answer).
+static X_AMZN_REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
 
 /// Signs `request` in place with AWS Signature Version 4, as the STS
 /// sources do: the `Authorization` and `X-Amz-Date` headers are set, and
@@ -75,10 +78,7 @@ pub fn sign_request<B: AsRef<[u8]>>(
         region,
         time,
     )?;
-    for (name, value) in signature {
-        request.headers_mut().insert(name, value);
-    }
-    Ok(())
+    insert_signature(request.headers_mut(), signature)
 }
 
 /// The error of a request that cannot be signed.
@@ -89,7 +89,8 @@ fn signing_failed(reason: String) -> SourceError {
 /// The headers that sign a request (`Authorization`, `X-Amz-Date`, and
 /// `X-Amz-Security-Token` with a session token) made by `aws-sigv4` from
 /// its method, URI, headers (`host` among them) and body, as
-/// [`sign_request`] describes.
+/// [`sign_request`] describes; [`insert_signature`] adds them to the
+/// request's headers.
 #[allow(clippy::too_many_arguments)]
 fn signature_headers(
     method: &str,
@@ -100,7 +101,7 @@ fn signature_headers(
     service: &str,
     region: &str,
     time: SystemTime,
-) -> Result<Vec<(HeaderName, HeaderValue)>, SourceError> {
+) -> Result<SigningInstructions, SourceError> {
     let identity = aws_credential_types::Credentials::new(
         credentials.access_key_id(),
         credentials.secret_access_key(),
@@ -118,29 +119,36 @@ fn signature_headers(
         .build()
         .map_err(|e| signing_failed(e.to_string()))?
         .into();
-    let mut signed = Vec::with_capacity(headers.len());
-    for (name, value) in headers {
-        let value = value
-            .to_str()
-            .map_err(|_| signing_failed(format!("header `{name}` is not visible ASCII")))?;
-        signed.push((name.as_str(), value));
+    // Checked first, so that the headers go to aws-sigv4 as an iterator
+    // (no vector of our own to fill).
+    if let Some((name, _)) = headers.iter().find(|(_, value)| value.to_str().is_err()) {
+        return Err(signing_failed(format!("header `{name}` is not visible ASCII")));
     }
-    let signable = SignableRequest::new(method, uri, signed.into_iter(), SignableBody::Bytes(body))
+    let signed = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.to_str().unwrap_or_default()));
+    let signable = SignableRequest::new(method, uri, signed, SignableBody::Bytes(body))
         .map_err(|e| signing_failed(e.to_string()))?;
     let (instructions, _signature) = sign(signable, &params)
         .map_err(|e| signing_failed(e.to_string()))?
         .into_parts();
-    let (new_headers, _query) = instructions.into_parts();
-    let mut out = Vec::with_capacity(new_headers.len());
-    for header in new_headers {
+    Ok(instructions)
+}
+
+/// Adds the headers of a signature to `headers`, replacing any of the same
+/// name. The `Authorization` header and those aws-sigv4 marks sensitive are
+/// marked sensitive (kept out of `Debug`).
+fn insert_signature(headers: &mut HeaderMap, signature: SigningInstructions) -> Result<(), SourceError> {
+    let (signature, _query) = signature.into_parts();
+    for header in signature {
         let name = HeaderName::from_static(header.name());
         let mut value = HeaderValue::from_str(header.value())
             .map_err(|_| signing_failed(format!("the computed `{}` header is not a header value", header.name())))?;
         // The signature can be replayed for minutes: keep it out of logs too.
         value.set_sensitive(header.sensitive() || name == http::header::AUTHORIZATION);
-        out.push((name, value));
+        headers.insert(name, value);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// An HTTP client bound to one STS endpoint and region, with the clock
@@ -304,7 +312,6 @@ impl StsClient {
     fn headers(&self, body: &[u8], signing: Option<(&Credentials, SystemTime)>) -> Result<HeaderMap, SourceError> {
         let mut headers = HeaderMap::with_capacity(8);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(FORM_CONTENT_TYPE));
-        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
         if let Some((credentials, time)) = signing {
             let host = self
                 .host
@@ -321,10 +328,12 @@ impl StsClient {
                 &self.region,
                 time,
             )?;
-            for (name, value) in signature {
-                headers.insert(name, value);
-            }
+            insert_signature(&mut headers, signature)?;
         }
+        // Added after the signature: `user-agent` is never signed (aws-sigv4
+        // leaves it out by default, as `sign_request` says), so aws-sigv4
+        // need not look at it.
+        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
         Ok(headers)
     }
 
@@ -344,6 +353,13 @@ impl StsClient {
         signer: Option<&Credentials>,
         ctx: &FetchContext,
     ) -> Result<Parsed, SourceError> {
+        // reqwest owns the body it sends: the form's own buffer, moved
+        // into `Bytes` once for every attempt (no copy), and wiped when
+        // the last of them is dropped (it may hold a web identity token or
+        // an MFA code).
+        let Form { body, secrets } = form;
+        let body = bytes::Bytes::from_owner(body);
+        let form = Sent { body, secrets };
         let first = self.attempt(call, &form, signer, ctx).await?;
         let retry = match &first {
             Err(refused) if signer.is_some() => refused.skew_changed,
@@ -369,24 +385,20 @@ impl StsClient {
     async fn attempt(
         &self,
         call: Call,
-        form: &Form,
+        form: &Sent,
         signer: Option<&Credentials>,
         ctx: &FetchContext,
     ) -> Result<Result<Parsed, Refused>, SourceError> {
         let what = call.what();
-        let body = form.body.as_bytes();
         let sent = ctx.now();
         let signed_with = self.skew.get();
         let signing = signer.map(|credentials| (credentials, shift(sent, signed_with)));
-        let headers = self.headers(body, signing)?;
-        // reqwest owns the body it sends: a copy that is wiped when reqwest
-        // drops it (it may hold a web identity token or an MFA code).
-        let body = bytes::Bytes::from_owner(Zeroizing::new(body.to_vec()));
+        let headers = self.headers(&form.body, signing)?;
         // Built on the client's parsed URL: `reqwest::Request::try_from`
         // would parse the URI again into a `Url` on every request.
         let mut request = reqwest::Request::new(http::Method::POST, self.url.clone());
         *request.headers_mut() = headers;
-        *request.body_mut() = Some(reqwest::Body::from(body));
+        *request.body_mut() = Some(reqwest::Body::from(form.body.clone()));
         let response = self.http.execute(request).await.map_err(|e| transport_error(what, e))?;
         let received = ctx.now();
         let status = response.status().as_u16();
@@ -394,17 +406,17 @@ impl StsClient {
         let learned = server_date.and_then(|date| self.skew.learn(date, sent, received));
         let request_id = response
             .headers()
-            .get("x-amzn-requestid")
+            .get(&X_AMZN_REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .and_then(safe_request_id);
         let body = read_body_capped(what, response, self.max_body_bytes).await?;
-        // Everything secret this request carried, for redaction of echoes.
-        let mut secrets: Vec<&str> = form.secrets.iter().map(|s| s.as_str()).collect();
-        if let Some(credentials) = signer {
-            secrets.push(credentials.secret_access_key());
-            secrets.extend(credentials.session_token());
-        }
         let refused = |body: &[u8]| {
+            // Everything secret this request carried, for redaction of echoes.
+            let mut secrets: Vec<&str> = form.secrets.iter().map(|s| s.as_str()).collect();
+            if let Some(credentials) = signer {
+                secrets.push(credentials.secret_access_key());
+                secrets.extend(credentials.session_token());
+            }
             let skew_changed = learned.is_some_and(|skew| (skew - signed_with).unsigned_abs() > SKEW_THRESHOLD_MS)
                 && error_code(call, body).is_some_and(|code| is_clock_skew_error(&code));
             Refused {
@@ -425,6 +437,14 @@ impl StsClient {
             Answer::Error(_) => Ok(Err(refused(&body))),
         }
     }
+}
+
+/// A call's form as its attempts send it.
+struct Sent {
+    /// The encoded form, shared by the attempts and reqwest.
+    body: bytes::Bytes,
+    /// Secret values sent, redacted from any error message that echoes them.
+    secrets: Vec<Zeroizing<String>>,
 }
 
 /// An error answer from STS.
