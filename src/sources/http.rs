@@ -243,17 +243,29 @@ pub(crate) fn on_local_clock(
 ) -> crate::credentials::Credentials {
     match credentials.expiry() {
         Some(expiry) if server_date.is_some() => {
-            let local = local_expiry(expiry, server_date, local_now);
-            if local != expiry {
-                tracing::debug!(
-                    skew_secs = signed_secs(server_date.unwrap_or(local_now), local_now),
-                    "credentials expiry measured against the service's Date and moved onto the local clock"
-                );
-            }
+            let local = expiry_on_local_clock(expiry, server_date, local_now);
             credentials.with_expiry(local)
         }
         _ => credentials,
     }
+}
+
+/// [`local_expiry`], with a debug log of the skew when it moves the expiry:
+/// what [`on_local_clock`] does to credentials, for a reader that sets the
+/// expiry before it builds them.
+pub(crate) fn expiry_on_local_clock(
+    expiry: SystemTime,
+    server_date: Option<SystemTime>,
+    local_now: SystemTime,
+) -> SystemTime {
+    let local = local_expiry(expiry, server_date, local_now);
+    if local != expiry {
+        tracing::debug!(
+            skew_secs = signed_secs(server_date.unwrap_or(local_now), local_now),
+            "credentials expiry measured against the service's Date and moved onto the local clock"
+        );
+    }
+    local
 }
 
 /// `a - b` in whole seconds, signed (saturating).

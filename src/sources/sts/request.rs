@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 use crate::credentials::Credentials;
 use crate::error::{BuildError, ErrorClass, SourceError};
 use crate::source::FetchContext;
-use crate::sources::http::{on_local_clock, read_body_capped, safe_request_id, server_date, transport_error};
+use crate::sources::http::{expiry_on_local_clock, read_body_capped, safe_request_id, server_date, transport_error};
 
 use super::classify::{error_answer, error_code, is_clock_skew_error};
 use super::xml::{self, Answer, Call, Parsed};
@@ -345,7 +345,7 @@ impl StsClient {
     /// other than the one signed with, the call is signed again with the
     /// new skew and sent once more at once, as the AWS SDKs do. The
     /// credentials' expiry is moved onto the local clock by the answer's
-    /// `Date` ([`on_local_clock`]).
+    /// `Date` ([`on_local_clock`](crate::sources::http::on_local_clock)).
     pub(crate) async fn call(
         &self,
         call: Call,
@@ -404,11 +404,9 @@ impl StsClient {
         let status = response.status().as_u16();
         let server_date = server_date(response.headers());
         let learned = server_date.and_then(|date| self.skew.learn(date, sent, received));
-        let request_id = response
-            .headers()
-            .get(&X_AMZN_REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .and_then(safe_request_id);
+        // Only an error answer needs it (a success has its own in the
+        // document): kept as received (a shared buffer), read when needed.
+        let request_id = response.headers().get(&X_AMZN_REQUEST_ID).cloned();
         let body = read_body_capped(what, response, self.max_body_bytes).await?;
         let refused = |body: &[u8]| {
             // Everything secret this request carried, for redaction of echoes.
@@ -420,19 +418,28 @@ impl StsClient {
             let skew_changed = learned.is_some_and(|skew| (skew - signed_with).unsigned_abs() > SKEW_THRESHOLD_MS)
                 && error_code(call, body).is_some_and(|code| is_clock_skew_error(&code));
             Refused {
-                error: error_answer(call, status, request_id.clone(), body, &secrets),
+                error: error_answer(
+                    call,
+                    status,
+                    request_id
+                        .as_ref()
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(safe_request_id),
+                    body,
+                    &secrets,
+                ),
                 skew_changed,
             }
         };
         if status != 200 {
             return Ok(Err(refused(&body)));
         }
-        match xml::parse(call, &body, sent)? {
-            Answer::Success(parsed) => {
-                let mut parsed = *parsed;
-                parsed.credentials = on_local_clock(parsed.credentials, server_date, sent);
-                Ok(Ok(parsed))
-            }
+        // The expiry moved onto the local clock by the answer's `Date`, as
+        // `on_local_clock` does, while the credentials are built (no copy).
+        match xml::parse_with_expiry(call, &body, sent, |expiry| {
+            expiry_on_local_clock(expiry, server_date, sent)
+        })? {
+            Answer::Success(parsed) => Ok(Ok(*parsed)),
             // An error document with a 200: classify it all the same.
             Answer::Error(_) => Ok(Err(refused(&body))),
         }

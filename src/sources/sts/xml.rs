@@ -462,6 +462,21 @@ fn has_doctype(text: &str) -> bool {
 /// is not UTF-8 XML of one of those shapes, or whose credentials are
 /// unusable (empty fields, a bad expiry).
 pub(crate) fn parse(call: Call, body: &[u8], issued_at: SystemTime) -> Result<Answer, SourceError> {
+    parse_with_expiry(call, body, issued_at, |expiry| expiry)
+}
+
+/// [`parse`], the credentials' expiry (as sent) passed through
+/// `adjust_expiry` before they are built: the answer's `Date` moves it onto the local
+/// clock at no extra copy of the credentials.
+///
+/// # Errors
+/// As [`parse`].
+pub(crate) fn parse_with_expiry(
+    call: Call,
+    body: &[u8],
+    issued_at: SystemTime,
+    adjust_expiry: impl FnOnce(SystemTime) -> SystemTime,
+) -> Result<Answer, SourceError> {
     let what = call.action();
     let text = std::str::from_utf8(body)
         .map_err(|_| SourceError::invalid_response(format!("STS {what}: the answer is not UTF-8")))?;
@@ -496,7 +511,7 @@ pub(crate) fn parse(call: Call, body: &[u8], issued_at: SystemTime) -> Result<An
     // One builder, so that the credentials are put together once.
     let mut builder = Credentials::builder(c.access_key_id.as_str(), c.secret_access_key.as_str(), issued_at)
         .session_token(c.session_token.as_str())
-        .expiry(expiry);
+        .expiry(adjust_expiry(expiry));
     if let Some(account) = assumed_role_arn.as_deref().and_then(account_of_arn) {
         builder = builder.account_id(account);
     }
@@ -876,6 +891,37 @@ mod tests {
             Some("arn:aws:sts::123456789012:assumed-role/demo/John")
         );
         assert_eq!(p.request_id.as_deref(), Some("c6104cbe-af31-11e0-8154-cbc7ccf896c7"));
+    }
+
+    /// The expiry passed through the adjustment, and nothing else changed:
+    /// the same credentials as moving them afterwards (`on_local_clock`).
+    #[test]
+    fn the_expiry_is_adjusted_before_the_credentials_are_built() {
+        let body = assume_role("2026-11-22T19:00:00Z");
+        let sent = t(1_795_374_000);
+        let moved = |expiry: SystemTime| expiry - Duration::from_secs(7200);
+        let Ok(Answer::Success(adjusted)) =
+            parse_with_expiry(Call::AssumeRole, body.as_bytes(), t(1_795_370_400), moved)
+        else {
+            panic!("not a success");
+        };
+        let plain = success(Call::AssumeRole, &body);
+        assert_eq!(adjusted.credentials.expiry(), Some(t(1_795_366_800)));
+        assert_eq!(
+            adjusted.credentials,
+            plain.credentials.clone().with_expiry(t(1_795_366_800))
+        );
+        assert_eq!(adjusted.request_id, plain.request_id);
+        assert_eq!(adjusted.assumed_role_arn, plain.assumed_role_arn);
+        // As the client adjusts: an answer dated an hour before the expiry
+        // lives an hour on the local clock, whatever the local time.
+        let dated = |expiry| crate::sources::http::expiry_on_local_clock(expiry, Some(t(1_795_370_400)), sent);
+        let Ok(Answer::Success(local)) = parse_with_expiry(Call::AssumeRole, body.as_bytes(), sent, dated) else {
+            panic!("not a success");
+        };
+        let expected = crate::sources::http::on_local_clock(plain.credentials.clone(), Some(t(1_795_370_400)), sent);
+        assert_eq!(local.credentials.expiry(), Some(sent + Duration::from_secs(3600)));
+        assert_eq!(local.credentials.expiry(), expected.expiry());
     }
 
     #[test]
