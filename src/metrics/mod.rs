@@ -244,6 +244,117 @@ impl RoleMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+
+    /// A facade recorder that keeps every gauge update, in order.
+    #[derive(Default)]
+    struct Gauges(Arc<Mutex<Vec<(String, f64)>>>);
+
+    struct Update(String, Arc<Mutex<Vec<(String, f64)>>>);
+
+    impl metrics::GaugeFn for Update {
+        fn increment(&self, _: f64) {}
+        fn decrement(&self, _: f64) {}
+        fn set(&self, value: f64) {
+            self.1.lock().unwrap().push((self.0.clone(), value));
+        }
+    }
+
+    impl metrics::Recorder for Gauges {
+        fn describe_counter(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: SharedString) {}
+        fn register_counter(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+            metrics::Counter::noop()
+        }
+        fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+            metrics::Gauge::from_arc(Arc::new(Update(key.name().to_string(), self.0.clone())))
+        }
+        fn register_histogram(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Histogram {
+            metrics::Histogram::noop()
+        }
+    }
+
+    /// `snapshot_since` sets exactly the gauges whose values changed, to
+    /// the values `snapshot` gives them: what a recorder holds after it is
+    /// what it would hold after `snapshot`.
+    #[test]
+    fn only_the_gauges_that_changed_are_set() {
+        let shared = Shared::new("app".into(), "static");
+        let m = RoleMetrics::new(shared.clone());
+        let t = |secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+        let creds = |expiry| {
+            crate::Credentials::new("AKID", "secret", t(0))
+                .unwrap()
+                .with_expiry(expiry)
+        };
+        let mut before = Snapshot::empty("app".into(), "static");
+        before.credentials = Some(creds(t(3_600)));
+        before.state = CredentialsState::Fresh;
+        before.last_success = Some(t(10));
+        before.next_refresh = Some(t(3_000));
+        let set = |before: &Snapshot, after: &Snapshot| {
+            let recorder = Gauges::default();
+            metrics::with_local_recorder(&recorder, || m.snapshot_since(before, after));
+            let mut names: Vec<(String, f64)> = recorder.0.lock().unwrap().clone();
+            names.sort_by(|a, b| a.0.cmp(&b.0));
+            names
+        };
+        let all = |after: &Snapshot| {
+            let recorder = Gauges::default();
+            metrics::with_local_recorder(&recorder, || m.snapshot(after));
+            recorder.0.lock().unwrap().clone()
+        };
+        // A success: new expiry, last success and next refresh.
+        let mut success = before.clone();
+        success.credentials = Some(creds(t(7_200)));
+        success.last_success = Some(t(3_000));
+        success.next_refresh = Some(t(6_600));
+        let changed = set(&before, &success);
+        assert_eq!(
+            changed,
+            vec![
+                (CREDENTIALS_EXPIRY.name.to_string(), 7_200.0),
+                (LAST_SUCCESS.name.to_string(), 3_000.0),
+                (NEXT_REFRESH.name.to_string(), 6_600.0),
+            ]
+        );
+        for update in &changed {
+            assert!(all(&success).contains(update), "{update:?}");
+        }
+        // A failure, then an extension: the state gauges follow.
+        let mut failed = success.clone();
+        failed.consecutive_failures = 1;
+        failed.next_refresh = Some(t(3_010));
+        assert_eq!(
+            set(&success, &failed),
+            vec![
+                (CONSECUTIVE_FAILURES.name.to_string(), 1.0),
+                (NEXT_REFRESH.name.to_string(), 3_010.0),
+            ]
+        );
+        let mut extended = failed.clone();
+        extended.state = CredentialsState::Extended;
+        extended.credentials = Some(creds(t(7_500)));
+        assert_eq!(
+            set(&failed, &extended),
+            vec![
+                (CREDENTIALS_EXPIRY.name.to_string(), 7_500.0),
+                (CREDENTIALS_EXTENDED.name.to_string(), 1.0),
+            ]
+        );
+        let mut expired = extended.clone();
+        expired.state = CredentialsState::Expired;
+        assert_eq!(
+            set(&extended, &expired),
+            vec![
+                (CREDENTIALS_EXTENDED.name.to_string(), 0.0),
+                (CREDENTIALS_UNUSABLE.name.to_string(), 1.0),
+            ]
+        );
+        // Nothing changed: nothing set.
+        assert_eq!(set(&expired, &expired.clone()), vec![]);
+    }
 
     #[test]
     fn role_metrics_count_into_the_shared_stats() {
