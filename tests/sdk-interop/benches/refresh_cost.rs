@@ -8,6 +8,11 @@
 //!   and waits for the role's `Refreshed` event (and the new credentials
 //!   generation on the handle) before the next one: each refresh is one
 //!   AssumeRole request, the parse, the snapshot publish and the event.
+//!   Measured twice, the same code in its two placements: `start()` (the
+//!   actor on a thread of its own, the caller waiting on a current-thread
+//!   Tokio runtime: two thread hops a refresh) and `start_local()` (the
+//!   actor on the caller's actix system, as in an actix-web app; no hop,
+//!   like the SDK's provider, which runs on the caller's runtime).
 //! - SDK: `AssumeRoleProvider::builder(..).build_from_provider(base)` with
 //!   static base keys, its `provide_credentials()` awaited in a loop on a
 //!   current-thread Tokio runtime. The provider does not cache (it sets
@@ -255,14 +260,40 @@ impl Drop for EmulatorProcess {
 
 // ---- credrefresh ----
 
+/// Where the refresher's actor runs.
+#[derive(Clone, Copy, PartialEq)]
+enum Placement {
+    /// `Refresher::start()`: the actor on a thread of its own; the caller
+    /// waits on a current-thread Tokio runtime (two thread hops a refresh).
+    OwnThread,
+    /// `Refresher::start_local()`: the actor on the caller's actix system,
+    /// as an actix-web app runs it (no thread hop).
+    CallersSystem,
+}
+
+/// The runtime the calling thread waits on.
+enum Caller {
+    Tokio(tokio::runtime::Runtime),
+    Actix(actix_rt::SystemRunner),
+}
+
+impl Caller {
+    fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        match self {
+            Caller::Tokio(runtime) => runtime.block_on(future),
+            Caller::Actix(system) => system.block_on(future),
+        }
+    }
+}
+
 struct Ours {
     refresher: Refresher,
     handle: CredentialsHandle,
-    runtime: tokio::runtime::Runtime,
+    caller: Caller,
 }
 
 impl Ours {
-    fn new(endpoint: &str) -> Self {
+    fn new(endpoint: &str, placement: Placement) -> Self {
         let base = StaticSource::new(
             credrefresh::Credentials::new(BASE_KEY, BASE_SECRET, SystemTime::UNIX_EPOCH).expect("base keys"),
         );
@@ -272,20 +303,28 @@ impl Ours {
             .session_name(SESSION)
             .build()
             .expect("the source");
-        let refresher = Refresher::builder()
+        let builder = Refresher::builder()
             .policy(RefreshPolicy::default().invalidation_cooldown(Duration::ZERO))
-            .role("bench", source)
-            .start()
-            .expect("the refresher");
+            .role("bench", source);
+        let (refresher, caller) = match placement {
+            Placement::OwnThread => (
+                builder.start().expect("the refresher"),
+                Caller::Tokio(current_thread_runtime()),
+            ),
+            Placement::CallersSystem => {
+                let system = actix_rt::System::new();
+                let refresher = system.block_on(async { builder.start_local() }).expect("the refresher");
+                (refresher, Caller::Actix(system))
+            }
+        };
         let handle = refresher.handle("bench").expect("the role");
-        let runtime = current_thread_runtime();
-        runtime
+        caller
             .block_on(handle.wait_ready(WAIT))
             .expect("the first AssumeRole succeeds");
         Self {
             refresher,
             handle,
-            runtime,
+            caller,
         }
     }
 
@@ -293,7 +332,7 @@ impl Ours {
     fn refresh(&self, n: u64) {
         let handle = &self.handle;
         let mut events = handle.subscribe();
-        self.runtime.block_on(async {
+        self.caller.block_on(async {
             for _ in 0..n {
                 let before = handle.load().credentials_generation();
                 handle.invalidate();
@@ -310,6 +349,12 @@ impl Ours {
                 }
             }
         });
+    }
+
+    fn shutdown(self) {
+        let Ours { refresher, caller, .. } = self;
+        // A local refresher stops on its own system.
+        caller.block_on(async move { refresher.shutdown() });
     }
 }
 
@@ -604,15 +649,17 @@ fn main() {
         .clamp(1, n);
     let chunk = n / chunks;
     let emulator = EmulatorProcess::start();
-    let ours = Ours::new(&emulator.endpoint);
+    let ours = Ours::new(&emulator.endpoint, Placement::OwnThread);
+    let local = Ours::new(&emulator.endpoint, Placement::CallersSystem);
     let sdk = Sdk::new(&emulator.endpoint);
     ours.refresh(WARM_UP);
+    local.refresh(WARM_UP);
     sdk.refresh(WARM_UP);
 
     // For a profiler: `CREDREFRESH_REFRESH_COST_ONLY=ours` (or `sdk`) makes
     // the measured refreshes of one side only.
     let only = std::env::var("CREDREFRESH_REFRESH_COST_ONLY").unwrap_or_default();
-    let (mut ours_cost, mut sdk_cost) = (Cost::default(), Cost::default());
+    let (mut ours_cost, mut local_cost, mut sdk_cost) = (Cost::default(), Cost::default(), Cost::default());
     let (mut whole, whole_meter) = (Cost::default(), Meter::start());
     for i in 0..chunks {
         let k = if i + 1 == chunks {
@@ -624,6 +671,9 @@ fn main() {
             let meter = Meter::start();
             ours.refresh(k);
             meter.stop(k, &mut ours_cost);
+            let meter = Meter::start();
+            local.refresh(k);
+            meter.stop(k, &mut local_cost);
         }
         if only != "ours" {
             let meter = Meter::start();
@@ -639,25 +689,35 @@ fn main() {
         "| AssumeRole refresh, emulator on loopback (separate process) | refreshes | CPU µs/refresh | of which the calling thread | allocations/refresh | KiB allocated/refresh | wall µs/refresh |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|");
-    row("credrefresh: AssumeRoleSource, actor, publish, event", &ours_cost);
+    row(
+        "credrefresh, `start()`: AssumeRoleSource, actor on its own thread, publish, event",
+        &ours_cost,
+    );
+    row(
+        "credrefresh, `start_local()`: the same, actor on the caller's actix system",
+        &local_cost,
+    );
     row("AWS SDK: aws_config::sts::AssumeRoleProvider, no cache", &sdk_cost);
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
-    println!(
-        "| ratio credrefresh / SDK | | {:.2} | | {:.2} | {:.2} | {:.2} |",
-        ratio(ours_cost.cpu_ns as f64, sdk_cost.cpu_ns as f64),
-        ratio(ours_cost.allocations as f64, sdk_cost.allocations as f64),
-        ratio(ours_cost.bytes as f64, sdk_cost.bytes as f64),
-        ratio(ours_cost.wall.as_secs_f64(), sdk_cost.wall.as_secs_f64()),
-    );
+    for (name, cost) in [("`start()`", &ours_cost), ("`start_local()`", &local_cost)] {
+        println!(
+            "| ratio credrefresh {name} / SDK | | {:.2} | | {:.2} | {:.2} | {:.2} |",
+            ratio(cost.cpu_ns as f64, sdk_cost.cpu_ns as f64),
+            ratio(cost.allocations as f64, sdk_cost.allocations as f64),
+            ratio(cost.bytes as f64, sdk_cost.bytes as f64),
+            ratio(cost.wall.as_secs_f64(), sdk_cost.wall.as_secs_f64()),
+        );
+    }
     println!();
     println!(
-        "Cross-check over the whole measured loop (both sides): per-thread schedstat {:.0} ms, process utime+stime {} ms (10 ms ticks).",
-        (ours_cost.cpu_ns + sdk_cost.cpu_ns) as f64 / 1e6,
+        "Cross-check over the whole measured loop (all three sides): per-thread schedstat {:.0} ms, process utime+stime {} ms (10 ms ticks).",
+        (ours_cost.cpu_ns + local_cost.cpu_ns + sdk_cost.cpu_ns) as f64 / 1e6,
         whole.ticks * 10,
     );
     if std::env::var("CREDREFRESH_REFRESH_COST_FLOOR").map_or(true, |v| v != "0") {
         floor(&emulator.endpoint, floor_n);
     }
-    ours.refresher.shutdown();
+    ours.shutdown();
+    local.shutdown();
     drop(emulator);
 }
