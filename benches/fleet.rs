@@ -831,31 +831,22 @@ fn main() {
         },
         per_host,
     };
-    let scheduled = |name: &str, policy: RefreshPolicy, per_host: usize| Variant {
+    // On `RefreshPolicy::retry_at` (its own backoff: the model's is unused),
+    // with the refresh either jittered each time or phase-preserving.
+    let on_retry_at = |name: &str, policy: RefreshPolicy, per_host: usize, phase: bool| Variant {
         name: name.into(),
         model: Model::Credrefresh {
-            // Unused: the policy's own backoff is what `retry_at` follows.
             backoff: BackoffConfig::default(),
             policy,
             spread_first: true,
             retry_spread: None,
             scheduled: true,
-            phase: false,
+            phase,
         },
         per_host,
     };
-    let phased = |name: &str, policy: RefreshPolicy| Variant {
-        name: name.into(),
-        model: Model::Credrefresh {
-            backoff: BackoffConfig::default(),
-            policy,
-            spread_first: true,
-            retry_spread: None,
-            scheduled: true,
-            phase: true,
-        },
-        per_host: 1,
-    };
+    let scheduled = |name: &str, policy: RefreshPolicy, per_host: usize| on_retry_at(name, policy, per_host, false);
+    let phased = |name: &str, policy: RefreshPolicy| on_retry_at(name, policy, 1, true);
     let variants = [
         cr("credrefresh (before: first refresh not spread)", doubling, false, 1),
         cr(

@@ -465,6 +465,21 @@ pub(crate) fn parse(call: Call, body: &[u8], issued_at: SystemTime) -> Result<An
     parse_with_expiry(call, body, issued_at, |expiry| expiry)
 }
 
+/// The answer as text: UTF-8 and without a DTD (quick-xml is never given
+/// one: a `<!DOCTYPE` inside an element's text once panicked it).
+fn answer_text(call: Call, body: &[u8]) -> Result<&str, SourceError> {
+    let what = call.action();
+    let text = std::str::from_utf8(body)
+        .map_err(|_| SourceError::invalid_response(format!("STS {what}: the answer is not UTF-8")))?;
+    if has_doctype(text) {
+        return Err(SourceError::invalid_response(format!(
+            "STS {what}: the answer ({} bytes) is not an STS document: it has a DTD",
+            body.len()
+        )));
+    }
+    Ok(text)
+}
+
 /// [`parse`], the credentials' expiry (as sent) passed through
 /// `adjust_expiry` before they are built: the answer's `Date` moves it onto the local
 /// clock at no extra copy of the credentials.
@@ -478,14 +493,7 @@ pub(crate) fn parse_with_expiry(
     adjust_expiry: impl FnOnce(SystemTime) -> SystemTime,
 ) -> Result<Answer, SourceError> {
     let what = call.action();
-    let text = std::str::from_utf8(body)
-        .map_err(|_| SourceError::invalid_response(format!("STS {what}: the answer is not UTF-8")))?;
-    if has_doctype(text) {
-        return Err(SourceError::invalid_response(format!(
-            "STS {what}: the answer ({} bytes) is not an STS document: it has a DTD",
-            body.len()
-        )));
-    }
+    let text = answer_text(call, body)?;
     let document = Reader::new(text).document().map_err(|e| {
         SourceError::invalid_response(format!(
             "STS {what}: the answer ({} bytes) is not an STS document: {}",
@@ -664,14 +672,7 @@ mod serde_oracle {
     /// unusable (empty fields, a bad expiry).
     pub(crate) fn parse(call: Call, body: &[u8], issued_at: SystemTime) -> Result<Answer, SourceError> {
         let what = call.action();
-        let text = std::str::from_utf8(body)
-            .map_err(|_| SourceError::invalid_response(format!("STS {what}: the answer is not UTF-8")))?;
-        if has_doctype(text) {
-            return Err(SourceError::invalid_response(format!(
-                "STS {what}: the answer ({} bytes) is not an STS document: it has a DTD",
-                body.len()
-            )));
-        }
+        let text = answer_text(call, body)?;
         let document: Document = quick_xml::de::from_str(text).map_err(|e| {
             SourceError::invalid_response(format!(
                 "STS {what}: the answer ({} bytes) is not an STS document: {}",

@@ -452,20 +452,29 @@ fn raw_exchange(stream: &mut std::net::TcpStream, request: &[u8], buffer: &mut V
         let n = stream.read(&mut chunk).expect("the answer is read");
         assert!(n > 0, "the emulator closed the connection");
         buffer.extend_from_slice(&chunk[..n]);
-        let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
-            continue;
-        };
-        let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
-        let length: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .and_then(|v| v.trim().parse().ok())
-            .expect("a Content-Length");
-        if buffer.len() >= end + 4 + length {
-            assert!(head.starts_with("http/1.1 200"), "the emulator answered {head}");
+        if answer_complete(buffer) {
             return;
         }
     }
+}
+
+/// Whether `buffer` holds a whole HTTP answer (head and `Content-Length`
+/// bytes of body); a complete answer must be a 200.
+fn answer_complete(buffer: &[u8]) -> bool {
+    let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("a Content-Length");
+    let complete = buffer.len() >= end + 4 + length;
+    if complete {
+        assert!(head.starts_with("http/1.1 200"), "the emulator answered {head}");
+    }
+    complete
 }
 
 /// [`raw_exchange`] on a Tokio socket.
@@ -478,17 +487,7 @@ async fn async_raw_exchange(stream: &mut tokio::net::TcpStream, request: &[u8], 
         let n = stream.read(&mut chunk).await.expect("the answer is read");
         assert!(n > 0, "the emulator closed the connection");
         buffer.extend_from_slice(&chunk[..n]);
-        let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
-            continue;
-        };
-        let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
-        let length: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .and_then(|v| v.trim().parse().ok())
-            .expect("a Content-Length");
-        if buffer.len() >= end + 4 + length {
-            assert!(head.starts_with("http/1.1 200"), "the emulator answered {head}");
+        if answer_complete(buffer) {
             return;
         }
     }
