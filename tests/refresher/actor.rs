@@ -430,6 +430,42 @@ fn a_panicking_refresher_is_restarted_on_the_same_handle() {
 }
 
 #[test]
+fn an_invalidation_while_the_refresher_is_down_is_served_by_the_restart_once() {
+    run_paused(|| async {
+        let source = FakeSource::new([Step::Ok(Some(HOUR)), Step::Panic], Step::Ok(Some(HOUR)));
+        let (b, clock) = builder(0.0);
+        let refresher = b
+            .policy(RefreshPolicy::default().invalidation_cooldown(Duration::ZERO))
+            .role("app", source.clone())
+            .start_local()
+            .unwrap();
+        let handle = refresher.handle("app").unwrap();
+        handle.wait_ready(Duration::from_secs(5)).await.unwrap();
+        let mut events = handle.subscribe();
+
+        // The refresh at 2700 s panics; the restart comes 1 s later. A reader
+        // rejects the credentials in between, while no actor runs.
+        tokio::time::sleep(Duration::from_millis(2_700_500) - since_t0(&clock)).await;
+        assert_eq!(source.fetches(), 2, "the panicking fetch happened");
+        handle.invalidate();
+
+        // The restarted refresher fetches once, at its restart, which also
+        // answers the invalidation: no second fetch for it.
+        let ev = next_event(&mut events, LONG, |k| matches!(k, RefreshEventKind::Refreshed { .. })).await;
+        assert_eq!(since_t0(&clock).as_secs(), 2701);
+        assert_eq!(handle.load().restarts(), 1);
+        assert_eq!(handle.load().generation(), ev.generation);
+        next_event(&mut events, LONG, |k| matches!(k, RefreshEventKind::Refreshed { .. })).await;
+        assert_eq!(
+            since_t0(&clock).as_secs(),
+            2701 + 2700,
+            "the next fetch is the scheduled one"
+        );
+        assert_eq!(source.fetches(), 4);
+    });
+}
+
+#[test]
 fn repeated_panics_are_restarted_with_growing_delays_and_credentials_survive() {
     run_paused(|| async {
         let source = FakeSource::new([Step::Ok(Some(HOUR))], Step::Panic);
