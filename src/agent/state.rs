@@ -13,9 +13,9 @@ use crate::clock::Clock;
 use crate::handle::CredentialsHandle;
 
 /// The request counter's name.
-pub const REQUESTS_TOTAL: &str = "credrefresh_agent_requests_total";
+pub const REQUESTS_TOTAL: &str = crate::metrics::AGENT_REQUESTS_TOTAL;
 /// The counter of connections closed without a request being served.
-pub const CONNECTIONS_REFUSED_TOTAL: &str = "credrefresh_agent_connections_refused_total";
+pub const CONNECTIONS_REFUSED_TOTAL: &str = crate::metrics::AGENT_CONNECTIONS_REFUSED_TOTAL;
 
 /// Which protocol a listener speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

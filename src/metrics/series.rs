@@ -156,6 +156,14 @@ pub const CHAIN_SOURCE: Series = Series {
     scrape_time: false,
 };
 
+/// The host agent's request counter (feature `agent`, recorded by the
+/// agent itself, not by a refresher): named here so that dashboards and
+/// alerts can be checked against it in every build.
+pub const AGENT_REQUESTS_TOTAL: &str = "credrefresh_agent_requests_total";
+/// The host agent's counter of connections closed without a request served
+/// (feature `agent`).
+pub const AGENT_CONNECTIONS_REFUSED_TOTAL: &str = "credrefresh_agent_connections_refused_total";
+
 /// Every series, in a stable order.
 pub const ALL: &[Series] = &[
     REFRESH_ATTEMPTS,
