@@ -38,7 +38,8 @@
 //!   between; after that, or when there are no valid credentials, the
 //!   backoff (1 s ×10 → 600 s). A blip at a refresh thus shows as failing
 //!   (`consecutive_failures > 0`) until that retry, while the credentials
-//!   stay valid.
+//!   stay valid (so the `CredrefreshRefreshFailing` alert of
+//!   `dashboards/alerts.yml` counts from the third failure in a row).
 //! - [`RetrySchedule::Paced`] (the fleet preset, [`RefreshPolicy::fleet`]):
 //!   the quick retry, then one retry per
 //!   [pace](RefreshPolicy::retry_pace) (0.7 – 1.05 of the role's mean
