@@ -466,6 +466,38 @@ fn unkey(k: u64) -> (Ms, usize) {
 
 // ---------------------------------------------------------------- statistics
 
+/// The figures of an outage run that both outage tables print.
+struct OutageFigures {
+    /// Peak 10 s rate during the outage, per second.
+    during: f64,
+    /// Peak 10 s rate in the recovery span, per second.
+    after: f64,
+    /// "yes" when no second of the recovery went past the quota.
+    under_quota: &'static str,
+    /// Calls throttled in the recovery span.
+    throttled: u64,
+}
+
+impl OutageFigures {
+    /// Of the outage run `o`, the outage lasting from `os` to `oe`.
+    fn of(o: &Outcome, os: Ms, oe: Ms) -> Self {
+        let (a, b) = (
+            (oe / SEC) as usize,
+            (((oe + RECOVERY_SPAN) / SEC) as usize).min(o.failed.len()),
+        );
+        Self {
+            during: peak(&o.calls, os, oe, 10),
+            after: peak(&o.calls, oe, oe + RECOVERY_SPAN, 10),
+            under_quota: if peak(&o.calls, oe, oe + RECOVERY_SPAN, 1) <= QUOTA as f64 {
+                "yes"
+            } else {
+                "no"
+            },
+            throttled: sum(&o.failed[a..b]),
+        }
+    }
+}
+
 /// Peak of the per-second rate over buckets of `width` seconds in `[a, b)`.
 fn peak(calls: &[u32], a: Ms, b: Ms, width: usize) -> f64 {
     let (a, b) = ((a / SEC) as usize, ((b / SEC) as usize).min(calls.len()));
@@ -583,23 +615,17 @@ fn report(cfg: &Config, rows: &[Row]) -> String {
     for r in rows {
         let m = r.steady_mean(cfg);
         let o = &r.outage;
-        let during = peak(&o.calls, os, oe, 10);
-        let after = peak(&o.calls, oe, oe + RECOVERY_SPAN, 10);
-        let after1 = peak(&o.calls, oe, oe + RECOVERY_SPAN, 1);
-        let (a, b) = (
-            (oe / SEC) as usize,
-            (((oe + RECOVERY_SPAN) / SEC) as usize).min(o.failed.len()),
-        );
+        let f = OutageFigures::of(o, os, oe);
         let _ = writeln!(
             md,
             "| {} | {:.0} | {:.1} | {:.0} | {:.1} | {} | {} | {} | {:.1} | {} | {:.0} |",
             r.name,
-            during,
-            during / m,
-            after,
-            after / m,
-            if after1 <= QUOTA as f64 { "yes" } else { "no" },
-            sum(&o.failed[a..b]),
+            f.during,
+            f.during / m,
+            f.after,
+            f.after / m,
+            f.under_quota,
+            f.throttled,
             o.recovered_after.map_or("–".into(), fmt_dur),
             peak(&o.calls, oe + ECHO_FROM, oe + RECOVERY_SPAN, 10) / m,
             if r.name.starts_with("credrefresh") || r.name.starts_with("host agent") || r.name.starts_with("simulated")
@@ -1076,23 +1102,17 @@ fn sweep(cfg: &Config, fleet: &Fleet<'_>, steady_mean: f64) -> String {
             per_host: 1,
         };
         let o = fleet.run(&v, true);
-        let during = peak(&o.calls, os, oe, 10);
-        let after = peak(&o.calls, oe, oe + RECOVERY_SPAN, 10);
-        let after1 = peak(&o.calls, oe, oe + RECOVERY_SPAN, 1);
-        let (a, b) = (
-            (oe / SEC) as usize,
-            (((oe + RECOVERY_SPAN) / SEC) as usize).min(o.failed.len()),
-        );
+        let f = OutageFigures::of(&o, os, oe);
         let _ = writeln!(
             md,
             "| {} | {:.0} | {:.1} | {:.0} | {:.1} | {} | {} | {} | {:.0} |",
             name,
-            during,
-            during / steady_mean,
-            after,
-            after / steady_mean,
-            if after1 <= QUOTA as f64 { "yes" } else { "no" },
-            sum(&o.failed[a..b]),
+            f.during,
+            f.during / steady_mean,
+            f.after,
+            f.after / steady_mean,
+            f.under_quota,
+            f.throttled,
             o.recovered_after.map_or("–".into(), fmt_dur),
             o.broken_ms as f64 / 3_600_000.0,
         );
