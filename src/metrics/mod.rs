@@ -170,20 +170,7 @@ impl RoleMetrics {
 
     /// Gauges that follow the published snapshot.
     pub(crate) fn snapshot(&self, s: &Snapshot) {
-        let labels = self.labels();
-        if let Some(exp) = s.credentials().and_then(|c| c.expiry()) {
-            metrics::gauge!(CREDENTIALS_EXPIRY.name, &labels).set(unix_seconds(exp));
-        }
-        let extended = f64::from(u8::from(s.state() == CredentialsState::Extended));
-        metrics::gauge!(CREDENTIALS_EXTENDED.name, &labels).set(extended);
-        metrics::gauge!(CREDENTIALS_UNUSABLE.name, &labels).set(f64::from(u8::from(!s.state().is_usable())));
-        metrics::gauge!(CONSECUTIVE_FAILURES.name, &labels).set(f64::from(s.consecutive_failures()));
-        if let Some(t) = s.last_success() {
-            metrics::gauge!(LAST_SUCCESS.name, &labels).set(unix_seconds(t));
-        }
-        if let Some(t) = s.next_refresh() {
-            metrics::gauge!(NEXT_REFRESH.name, &labels).set(unix_seconds(t));
-        }
+        self.set_gauges(None, s);
     }
 
     /// The gauges of [`snapshot`](Self::snapshot) whose values differ
@@ -193,26 +180,35 @@ impl RoleMetrics {
     /// A success in the steady state changes three of the six, and each
     /// update builds a key (an allocation and a hash) even with no recorder.
     pub(crate) fn snapshot_since(&self, before: &Snapshot, s: &Snapshot) {
+        self.set_gauges(Some(before), s);
+    }
+
+    /// Sets each gauge of `s` whose value differs from `before`'s (all of
+    /// them without `before`).
+    fn set_gauges(&self, before: Option<&Snapshot>, s: &Snapshot) {
+        fn differs<T: PartialEq>(before: Option<&Snapshot>, s: &Snapshot, value: impl Fn(&Snapshot) -> T) -> bool {
+            before.is_none_or(|b| value(b) != value(s))
+        }
         let labels = self.labels();
-        let expiry = s.credentials().and_then(|c| c.expiry());
-        if let Some(exp) = expiry.filter(|&e| Some(e) != before.credentials().and_then(|c| c.expiry())) {
+        let expiry = |s: &Snapshot| s.credentials().and_then(|c| c.expiry());
+        if let Some(exp) = expiry(s).filter(|_| differs(before, s, expiry)) {
             metrics::gauge!(CREDENTIALS_EXPIRY.name, &labels).set(unix_seconds(exp));
         }
         let extended = |s: &Snapshot| s.state() == CredentialsState::Extended;
-        if extended(s) != extended(before) {
+        if differs(before, s, extended) {
             metrics::gauge!(CREDENTIALS_EXTENDED.name, &labels).set(f64::from(u8::from(extended(s))));
         }
         let unusable = |s: &Snapshot| !s.state().is_usable();
-        if unusable(s) != unusable(before) {
+        if differs(before, s, unusable) {
             metrics::gauge!(CREDENTIALS_UNUSABLE.name, &labels).set(f64::from(u8::from(unusable(s))));
         }
-        if s.consecutive_failures() != before.consecutive_failures() {
+        if differs(before, s, Snapshot::consecutive_failures) {
             metrics::gauge!(CONSECUTIVE_FAILURES.name, &labels).set(f64::from(s.consecutive_failures()));
         }
-        if let Some(t) = s.last_success().filter(|&t| Some(t) != before.last_success()) {
+        if let Some(t) = s.last_success().filter(|_| differs(before, s, Snapshot::last_success)) {
             metrics::gauge!(LAST_SUCCESS.name, &labels).set(unix_seconds(t));
         }
-        if let Some(t) = s.next_refresh().filter(|&t| Some(t) != before.next_refresh()) {
+        if let Some(t) = s.next_refresh().filter(|_| differs(before, s, Snapshot::next_refresh)) {
             metrics::gauge!(NEXT_REFRESH.name, &labels).set(unix_seconds(t));
         }
     }
