@@ -12,6 +12,7 @@ use credrefresh::{CredentialsState, ErrorClass, RefreshEventKind, RefreshPolicy,
 
 use crate::common::fake::{FakeSource, Step};
 use crate::common::{next_event, run_paused};
+use crate::pinned::pinned;
 
 const HOUR: Duration = Duration::from_secs(3600);
 const LONG: Duration = Duration::from_secs(10 * 24 * 3600);
@@ -23,10 +24,7 @@ fn t0() -> SystemTime {
 /// A builder on Tokio's paused clock with jitter pinned to `u`.
 fn builder(u: f64) -> (RefresherBuilder, Arc<TokioClock>) {
     let clock = Arc::new(TokioClock::starting_at(t0()));
-    let b = Refresher::builder()
-        .clock(clock.clone())
-        .random(Arc::new(FixedRandom::new(u)));
-    (b, clock)
+    (pinned(clock.clone(), u), clock)
 }
 
 fn since_t0(clock: &TokioClock) -> Duration {

@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use credrefresh::backoff::BackoffConfig;
-use credrefresh::clock::{Clock, FixedRandom, TokioClock};
+use credrefresh::clock::{Clock, TokioClock};
 use credrefresh::metrics::{self as m, PrometheusCollector, render};
 use credrefresh::{CredentialsState, ErrorClass, RefreshPolicy, Refresher, RefresherBuilder};
 
 use crate::common::exposition::{self, Recorded, TestRecorder, key, parse, value};
 use crate::common::fake::{FakeSource, Step, secret_for};
 use crate::common::run_paused;
+use crate::pinned::pinned;
 
 const HOUR: Duration = Duration::from_secs(3600);
 const LONG: Duration = Duration::from_secs(10 * 24 * 3600);
@@ -29,10 +30,7 @@ fn unix(t: SystemTime) -> f64 {
 
 fn builder() -> (RefresherBuilder, Arc<TokioClock>) {
     let clock = Arc::new(TokioClock::starting_at(t0()));
-    let b = Refresher::builder()
-        .clock(clock.clone())
-        .random(Arc::new(FixedRandom::new(0.0)));
-    (b, clock)
+    (pinned(clock.clone(), 0.0), clock)
 }
 
 fn scrape(refresher: &Refresher) -> Vec<exposition::Sample> {

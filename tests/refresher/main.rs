@@ -13,6 +13,7 @@ mod clocks;
 mod collector;
 mod demo_server;
 mod handle_threads;
+mod pinned;
 mod restart_backoff;
 mod retry_schedule;
 mod stopped;

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
-use credrefresh::clock::{Clock, FixedRandom, TokioClock};
-use credrefresh::{Credentials, FetchContext, FetchFuture, RefreshEventKind, Refresher, Source};
+use credrefresh::clock::{Clock, TokioClock};
+use credrefresh::{Credentials, FetchContext, FetchFuture, RefreshEventKind, Source};
 
 use crate::common::fake::{FakeSource, Step};
 use crate::common::{next_event, run_paused};
+use crate::pinned::{pinned, ready_app};
 
 const HOUR: Duration = Duration::from_secs(3600);
 const LONG: Duration = Duration::from_secs(10 * 24 * 3600);
@@ -51,14 +52,7 @@ impl Source for SlowPanic {
 fn the_restart_backoff_stays_at_its_cap_while_the_refresher_keeps_dying() {
     run_paused(|| async {
         let clock = Arc::new(TokioClock::starting_at(t0()));
-        let refresher = Refresher::builder()
-            .clock(clock.clone())
-            .random(Arc::new(FixedRandom::new(0.0)))
-            .role("app", SlowPanic::default())
-            .start_local()
-            .unwrap();
-        let handle = refresher.handle("app").unwrap();
-        handle.wait_ready(Duration::from_secs(5)).await.unwrap();
+        let (_refresher, handle) = ready_app(pinned(clock.clone(), 0.0), SlowPanic::default()).await;
         let mut died_at = Vec::new();
         for n in 1..=6u64 {
             handle.wait_for(LONG, |s| s.restarts() >= n).await.unwrap();
@@ -78,14 +72,7 @@ fn healthy_uptime_starts_the_restart_backoff_over() {
     run_paused(|| async {
         let clock = Arc::new(TokioClock::starting_at(t0()));
         let source = FakeSource::new([Step::Ok(Some(HOUR))], Step::Panic);
-        let refresher = Refresher::builder()
-            .clock(clock.clone())
-            .random(Arc::new(FixedRandom::new(0.0)))
-            .role("app", source.clone())
-            .start_local()
-            .unwrap();
-        let handle = refresher.handle("app").unwrap();
-        handle.wait_ready(Duration::from_secs(5)).await.unwrap();
+        let (_refresher, handle) = ready_app(pinned(clock.clone(), 0.0), source.clone()).await;
         // Panics right after restart: 1, 10, 100, 600 s, 600 s …
         handle.wait_for(LONG, |s| s.restarts() >= 9).await.unwrap();
         // The next start succeeds and runs its 45 minutes, then dies once.

@@ -5,13 +5,14 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use credrefresh::clock::{Clock, FixedRandom, TokioClock};
+use credrefresh::clock::{Clock, TokioClock};
 use credrefresh::policy::{DEFAULT_MIN_REFRESH_INTERVAL, MAX_TIMER_SLICE};
-use credrefresh::{ErrorClass, RefreshEventKind, Refresher};
+use credrefresh::{ErrorClass, RefreshEventKind};
 
 use crate::clocks::SteppedClock;
 use crate::common::fake::{FakeSource, Step};
 use crate::common::{next_event, run_paused};
+use crate::pinned::{pinned, ready_app};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -24,14 +25,7 @@ fn a_two_hour_jump_of_the_wall_clock_is_noticed_within_one_timer_slice() {
     run_paused(|| async {
         let clock = Arc::new(SteppedClock::new(t0()));
         let source = FakeSource::healthy(Some(HOUR));
-        let refresher = Refresher::builder()
-            .clock(clock.clone())
-            .random(Arc::new(FixedRandom::new(0.0)))
-            .role("app", source.clone())
-            .start_local()
-            .unwrap();
-        let handle = refresher.handle("app").unwrap();
-        handle.wait_ready(Duration::from_secs(5)).await.unwrap();
+        let (_refresher, handle) = ready_app(pinned(clock.clone(), 0.0), source.clone()).await;
         let mut events = handle.subscribe();
         // Ten minutes in (the refresh is planned at 45 min), the laptop
         // sleeps for two hours: the monotonic clock does not see it.
@@ -65,14 +59,7 @@ fn a_clock_stepped_back_does_not_delay_a_retry() {
             [Step::Ok(Some(HOUR)), Step::Fail(ErrorClass::Denied)],
             Step::Ok(Some(HOUR)),
         );
-        let refresher = Refresher::builder()
-            .clock(clock.clone())
-            .random(Arc::new(FixedRandom::new(0.0)))
-            .role("app", source.clone())
-            .start_local()
-            .unwrap();
-        let handle = refresher.handle("app").unwrap();
-        handle.wait_ready(Duration::from_secs(5)).await.unwrap();
+        let (_refresher, handle) = ready_app(pinned(clock.clone(), 0.0), source.clone()).await;
         let mut events = handle.subscribe();
         next_event(&mut events, 2 * HOUR, |k| matches!(k, RefreshEventKind::Failed { .. })).await;
         // The retry is due in 600 s (the backoff cap, for an error retrying
@@ -93,14 +80,7 @@ fn credentials_that_always_expire_a_second_from_now_are_not_fetched_in_a_loop() 
         // session looks one second long.
         let clock = Arc::new(TokioClock::starting_at(t0()));
         let source = FakeSource::healthy(Some(Duration::from_secs(1)));
-        let refresher = Refresher::builder()
-            .clock(clock.clone())
-            .random(Arc::new(FixedRandom::new(0.0)))
-            .role("app", source.clone())
-            .start_local()
-            .unwrap();
-        let handle = refresher.handle("app").unwrap();
-        handle.wait_ready(Duration::from_secs(5)).await.unwrap();
+        let (_refresher, _handle) = ready_app(pinned(clock.clone(), 0.0), source.clone()).await;
         // Ten minutes of it (moving Tokio's paused clock, nothing to settle).
         tokio::time::sleep(Duration::from_secs(600)).await;
         let fetches = source.fetches();
