@@ -18,6 +18,12 @@
 //!   after ready, as a share of one core. No refresh is due in that time:
 //!   what is left is timers and bookkeeping.
 //!
+//! Then the network sources' own share, which the in-process roles above
+//! leave out: N `AssumeRoleSource`s built (not started, nothing fetched),
+//! their build time, RSS and live heap per source, for 1,000 and 10,000
+//! (quick: 1,000). Each holds an HTTP client; the TLS settings with the
+//! system's root certificates are built once and shared.
+//!
 //! Each size runs in a process of its own (this binary runs itself again),
 //! so that memory freed by one size does not hide the next one's growth.
 //! Linux only (it reads `/proc`).
@@ -30,10 +36,13 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use credrefresh::sources::StaticSource;
+use credrefresh::sources::sts::AssumeRoleSource;
 use credrefresh::{Credentials, Refresher};
 
 const SIZES: [usize; 3] = [1_000, 10_000, 50_000];
 const ROLE_ENV: &str = "CREDREFRESH_BENCH_ROLES";
+const SOURCE_SIZES: [usize; 2] = [1_000, 10_000];
+const SOURCE_ENV: &str = "CREDREFRESH_BENCH_SOURCES";
 /// Page size of `/proc/self/statm` on the machines this runs on.
 const PAGE: u64 = 4096;
 /// Clock ticks per second of `/proc/self/stat` (`USER_HZ`).
@@ -136,9 +145,54 @@ fn measure(roles: usize) {
     refresher.shutdown();
 }
 
+/// `sources` AssumeRole sources built, in this process: prints their row.
+fn measure_sources(sources: usize) {
+    let rss_before = rss_bytes();
+    let heap_before = live();
+    let started = Instant::now();
+    let built: Vec<AssumeRoleSource> = (0..sources)
+        .map(|i| {
+            let base = StaticSource::new(
+                Credentials::new(format!("AKIASOURCES{i:09}"), "roles-bench-secret", SystemTime::now()).unwrap(),
+            );
+            AssumeRoleSource::builder(format!("arn:aws:iam::123456789012:role/role-{i}"), base)
+                .region("us-east-1")
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let took = started.elapsed();
+    let rss = rss_bytes().saturating_sub(rss_before);
+    let heap = live() - heap_before;
+    println!(
+        "| {sources} | {:.3} | {:.1} | {:.2} | {:.2} |",
+        took.as_secs_f64(),
+        rss as f64 / (1024.0 * 1024.0),
+        rss as f64 / 1024.0 / sources as f64,
+        heap as f64 / 1024.0 / sources as f64,
+    );
+    drop(built);
+}
+
+/// Runs this binary again with `var=size` for each size.
+fn each_in_own_process(var: &str, sizes: &[usize]) {
+    let exe = std::env::current_exe().expect("own path");
+    for &size in sizes {
+        let status = std::process::Command::new(&exe)
+            .env(var, size.to_string())
+            .status()
+            .expect("run itself");
+        assert!(status.success(), "{var}={size}: {status}");
+    }
+}
+
 fn main() {
     if let Some(roles) = std::env::var(ROLE_ENV).ok().and_then(|s| s.parse().ok()) {
         measure(roles);
+        return;
+    }
+    if let Some(sources) = std::env::var(SOURCE_ENV).ok().and_then(|s| s.parse().ok()) {
+        measure_sources(sources);
         return;
     }
     // `cargo bench` passes `--bench`; `cargo test --benches` does not and
@@ -152,12 +206,9 @@ fn main() {
         idle_secs()
     );
     println!("|---|---|---|---|---|---|---|");
-    let exe = std::env::current_exe().expect("own path");
-    for &roles in sizes {
-        let status = std::process::Command::new(&exe)
-            .env(ROLE_ENV, roles.to_string())
-            .status()
-            .expect("run itself");
-        assert!(status.success(), "{roles} roles: {status}");
-    }
+    each_in_own_process(ROLE_ENV, sizes);
+    println!();
+    println!("| AssumeRole sources built | build (s) | RSS (MiB) | KiB/source | heap KiB/source |");
+    println!("|---|---|---|---|---|");
+    each_in_own_process(SOURCE_ENV, if quick { &SOURCE_SIZES[..1] } else { &SOURCE_SIZES });
 }

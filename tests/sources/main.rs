@@ -26,4 +26,5 @@ mod sso;
 mod sts;
 mod sts_base;
 mod sts_secrets;
+mod tls;
 mod token_files;
