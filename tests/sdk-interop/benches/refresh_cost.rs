@@ -20,6 +20,16 @@
 //!   AssumeRole request. Plain HTTP (`aws_smithy_http_client`'s
 //!   `build_http()`), as for every client in this package.
 //!
+//! - credrefresh timer-driven, as a server runs it: `start()` with 32
+//!   roles on 2 s credentials that the policy's timer refreshes (window
+//!   fraction 0.5, jitter 1, no minimum interval), the caller asleep and
+//!   looking at the handles every 100 ms; and the SDK paced the same way:
+//!   32 providers on one current-thread runtime, each refreshing after a
+//!   random gap (mean: what credrefresh's roles made). Every refresh then
+//!   starts from an idle thread, as it does in production, which costs
+//!   both sides far more than a tight loop (cold caches, wake-ups). Both
+//!   measured after the loop, each on an emulator of its own.
+//!
 //! The emulator runs in a child process (this binary, started again with
 //! `CREDREFRESH_REFRESH_COST_EMULATOR=1`), so its CPU time and allocations
 //! are not counted for either side. Both sides send the same request (role
@@ -106,6 +116,11 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 const EMULATOR_ENV: &str = "CREDREFRESH_REFRESH_COST_EMULATOR";
+/// The emulator child's credential lifetime in milliseconds, when set.
+const LIFETIME_ENV: &str = "CREDREFRESH_REFRESH_COST_LIFETIME_MS";
+/// The timer-driven measurement: roles, and their credentials' lifetime.
+const TIMER_ROLES: usize = 32;
+const TIMER_LIFETIME: Duration = Duration::from_secs(2);
 const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/bench-role";
 const SESSION: &str = "bench-session";
 const REGION: &str = "us-east-1";
@@ -219,7 +234,11 @@ impl Meter {
 
 /// Runs the emulator until stdin closes (the parent ended or dropped it).
 fn emulator_child() {
-    let emulator = credrefresh::testing::Emulator::start().expect("the emulator starts");
+    let mut builder = credrefresh::testing::Emulator::builder();
+    if let Some(ms) = std::env::var(LIFETIME_ENV).ok().and_then(|ms| ms.parse().ok()) {
+        builder = builder.credential_lifetime(Duration::from_millis(ms));
+    }
+    let emulator = builder.start().expect("the emulator starts");
     println!("{}", emulator.sts_endpoint());
     let mut sink = Vec::new();
     let _ = std::io::stdin().read_to_end(&mut sink);
@@ -232,9 +251,14 @@ struct EmulatorProcess {
 }
 
 impl EmulatorProcess {
-    fn start() -> Self {
+    /// An emulator issuing credentials that live `lifetime` (default: 1 h).
+    fn start(lifetime: Option<Duration>) -> Self {
         let exe = std::env::current_exe().expect("this bench's path");
-        let mut child = Command::new(exe)
+        let mut command = Command::new(exe);
+        if let Some(lifetime) = lifetime {
+            command.env(LIFETIME_ENV, lifetime.as_millis().to_string());
+        }
+        let mut child = command
             .env(EMULATOR_ENV, "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -259,6 +283,20 @@ impl Drop for EmulatorProcess {
 }
 
 // ---- credrefresh ----
+
+/// The AssumeRole source every credrefresh measurement refreshes, with
+/// static base keys.
+fn assume_role_source(endpoint: &str) -> AssumeRoleSource {
+    let base = StaticSource::new(
+        credrefresh::Credentials::new(BASE_KEY, BASE_SECRET, SystemTime::UNIX_EPOCH).expect("base keys"),
+    );
+    AssumeRoleSource::builder(ROLE_ARN, base)
+        .endpoint(endpoint)
+        .region(REGION)
+        .session_name(SESSION)
+        .build()
+        .expect("the source")
+}
 
 /// Where the refresher's actor runs.
 #[derive(Clone, Copy, PartialEq)]
@@ -294,18 +332,9 @@ struct Ours {
 
 impl Ours {
     fn new(endpoint: &str, placement: Placement) -> Self {
-        let base = StaticSource::new(
-            credrefresh::Credentials::new(BASE_KEY, BASE_SECRET, SystemTime::UNIX_EPOCH).expect("base keys"),
-        );
-        let source = AssumeRoleSource::builder(ROLE_ARN, base)
-            .endpoint(endpoint)
-            .region(REGION)
-            .session_name(SESSION)
-            .build()
-            .expect("the source");
         let builder = Refresher::builder()
             .policy(RefreshPolicy::default().invalidation_cooldown(Duration::ZERO))
-            .role("bench", source);
+            .role("bench", assume_role_source(endpoint));
         let (refresher, caller) = match placement {
             Placement::OwnThread => (
                 builder.start().expect("the refresher"),
@@ -358,6 +387,84 @@ impl Ours {
     }
 }
 
+/// credrefresh as a server runs it: `start()`, its roles refreshed by
+/// the policy's timer on the actor's thread, nobody waiting on them (the
+/// caller sleeps). The credentials live [`TIMER_LIFETIME`] and the policy
+/// refreshes them at once to half their life (window fraction 0.5, jitter
+/// 1, no minimum interval), so that [`TIMER_ROLES`] roles make about 65
+/// refreshes a second, each what one role on 1 h credentials does once
+/// every 45 minutes: a timer wakes the actor's idle thread, AssumeRole,
+/// publish.
+struct TimerDriven {
+    refresher: Refresher,
+    handles: Vec<CredentialsHandle>,
+}
+
+impl TimerDriven {
+    fn new(endpoint: &str) -> Self {
+        let policy = RefreshPolicy::default()
+            .window_fraction(0.5)
+            .refresh_jitter(1.0)
+            .min_refresh_interval(Duration::ZERO);
+        let mut builder = Refresher::builder().policy(policy);
+        for i in 0..TIMER_ROLES {
+            builder = builder.role(format!("timer-{i}"), assume_role_source(endpoint));
+        }
+        let refresher = builder.start().expect("the refresher");
+        let handles: Vec<_> = (0..TIMER_ROLES)
+            .map(|i| refresher.handle(&format!("timer-{i}")).expect("the role"))
+            .collect();
+        let runtime = current_thread_runtime();
+        for handle in &handles {
+            runtime
+                .block_on(handle.wait_ready(WAIT))
+                .expect("the first AssumeRole succeeds");
+        }
+        Self { refresher, handles }
+    }
+
+    /// The sums over the roles of the snapshot generation (every publish)
+    /// and of the credentials generation (every new credentials).
+    fn generations(&self) -> (u64, u64) {
+        self.handles.iter().fold((0, 0), |(all, new), handle| {
+            let snapshot = handle.load();
+            (all + snapshot.generation(), new + snapshot.credentials_generation())
+        })
+    }
+
+    /// Sleeps until the roles made at least `n` refreshes, looking every
+    /// 100 ms (on the measured CPU time too), and adds their cost. Every
+    /// publish in between must have been new credentials: no failure, no
+    /// extension.
+    fn measure(&self, n: u64, cost: &mut Cost) {
+        let (all_before, new_before) = self.generations();
+        let meter = Meter::start();
+        let deadline = Instant::now() + WAIT + Duration::from_secs(n / 10);
+        let (all, new) = loop {
+            std::thread::sleep(Duration::from_millis(100));
+            let (all, new) = self.generations();
+            if new - new_before >= n {
+                break (all, new);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} timer-driven refreshes",
+                new - new_before
+            );
+        };
+        meter.stop(new - new_before, cost);
+        assert_eq!(
+            all - all_before,
+            new - new_before,
+            "a timer-driven refresh failed or extended the credentials"
+        );
+    }
+
+    fn shutdown(self) {
+        self.refresher.shutdown();
+    }
+}
+
 // ---- the SDK ----
 
 struct Sdk {
@@ -368,37 +475,91 @@ struct Sdk {
 impl Sdk {
     fn new(endpoint: &str) -> Self {
         let runtime = current_thread_runtime();
-        let config = SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(endpoint)
-            .http_client(aws_smithy_http_client::Builder::new().build_http())
-            .sleep_impl(SharedAsyncSleep::new(TokioSleep::new()))
-            .time_source(SystemTimeSource::new())
-            .build();
-        let base = aws_credential_types::Credentials::new(BASE_KEY, BASE_SECRET, None, None, "bench base keys");
-        let provider = runtime.block_on(
-            AssumeRoleProvider::builder(ROLE_ARN)
-                .session_name(SESSION)
-                .region(Region::new(REGION))
-                .configure(&config)
-                .build_from_provider(base),
-        );
+        let provider = runtime.block_on(sdk_provider(endpoint));
         Self { provider, runtime }
     }
 
     fn refresh(&self, n: u64) {
         self.runtime.block_on(async {
             for _ in 0..n {
-                let credentials = self
-                    .provider
-                    .provide_credentials()
-                    .await
-                    .expect("the SDK's AssumeRole succeeds");
-                assert!(credentials.access_key_id().starts_with("ASIA"));
+                assert_sdk_credentials(&self.provider).await;
             }
         });
     }
+}
+
+/// One AssumeRole through the SDK's provider, checked.
+async fn assert_sdk_credentials(provider: &AssumeRoleProvider) {
+    let credentials = provider
+        .provide_credentials()
+        .await
+        .expect("the SDK's AssumeRole succeeds");
+    assert!(credentials.access_key_id().starts_with("ASIA"));
+}
+
+/// The SDK's `AssumeRoleProvider` on the emulator at `endpoint`, static base
+/// keys, plain HTTP.
+async fn sdk_provider(endpoint: &str) -> AssumeRoleProvider {
+    let config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .sleep_impl(SharedAsyncSleep::new(TokioSleep::new()))
+        .time_source(SystemTimeSource::new())
+        .build();
+    let base = aws_credential_types::Credentials::new(BASE_KEY, BASE_SECRET, None, None, "bench base keys");
+    AssumeRoleProvider::builder(ROLE_ARN)
+        .session_name(SESSION)
+        .region(Region::new(REGION))
+        .configure(&config)
+        .build_from_provider(base)
+        .await
+}
+
+/// The SDK at the timer-driven measurement's pace, for the same pattern of
+/// refreshes among idle time: [`TIMER_ROLES`] providers on one
+/// current-thread runtime, each refreshing after a gap drawn uniformly from
+/// 0 to twice `mean_gap` (the mean time between two refreshes of one of
+/// credrefresh's roles there), until `n` refreshes in all. Each provider
+/// has its own client and connection, as each of credrefresh's roles.
+fn sdk_paced(endpoint: &str, n: u64, mean_gap: Duration, cost: &mut Cost) {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let runtime = current_thread_runtime();
+    let providers: Vec<Rc<AssumeRoleProvider>> = (0..TIMER_ROLES)
+        .map(|_| Rc::new(runtime.block_on(sdk_provider(endpoint))))
+        .collect();
+    // Warm-up: each provider's connection is open before the measure.
+    runtime.block_on(async {
+        for provider in &providers {
+            assert_sdk_credentials(provider).await;
+        }
+    });
+    let done = Rc::new(Cell::new(0u64));
+    let meter = Meter::start();
+    let tasks = tokio::task::LocalSet::new();
+    for (i, provider) in providers.into_iter().enumerate() {
+        let done = done.clone();
+        tasks.spawn_local(async move {
+            // xorshift64, seeded per provider: the gaps are the same each run.
+            let mut state = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            while done.get() < n {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let unit = (state >> 11) as f64 / (1u64 << 53) as f64;
+                tokio::time::sleep(mean_gap.mul_f64(2.0 * unit)).await;
+                if done.get() >= n {
+                    break;
+                }
+                assert_sdk_credentials(&provider).await;
+                done.set(done.get() + 1);
+            }
+        });
+    }
+    runtime.block_on(tasks);
+    meter.stop(done.get(), cost);
 }
 
 // ---- the floor: what every AssumeRole refresh costs whoever makes it ----
@@ -647,7 +808,7 @@ fn main() {
         .unwrap_or(CHUNKS)
         .clamp(1, n);
     let chunk = n / chunks;
-    let emulator = EmulatorProcess::start();
+    let emulator = EmulatorProcess::start(None);
     let ours = Ours::new(&emulator.endpoint, Placement::OwnThread);
     let local = Ours::new(&emulator.endpoint, Placement::CallersSystem);
     let sdk = Sdk::new(&emulator.endpoint);
@@ -656,8 +817,10 @@ fn main() {
     sdk.refresh(WARM_UP);
 
     // For a profiler: `CREDREFRESH_REFRESH_COST_ONLY=ours` (or `sdk`) makes
-    // the measured refreshes of one side only.
+    // the measured refreshes of one side only; `timer` (or `paced`) only
+    // the timer-driven refreshes (or the paced SDK's).
     let only = std::env::var("CREDREFRESH_REFRESH_COST_ONLY").unwrap_or_default();
+    let runs = |parts: &[&str]| only.is_empty() || parts.contains(&only.as_str());
     let (mut ours_cost, mut local_cost, mut sdk_cost) = (Cost::default(), Cost::default(), Cost::default());
     let (mut whole, whole_meter) = (Cost::default(), Meter::start());
     for i in 0..chunks {
@@ -666,7 +829,7 @@ fn main() {
         } else {
             chunk
         };
-        if only != "sdk" {
+        if runs(&["ours"]) {
             let meter = Meter::start();
             ours.refresh(k);
             meter.stop(k, &mut ours_cost);
@@ -674,7 +837,7 @@ fn main() {
             local.refresh(k);
             meter.stop(k, &mut local_cost);
         }
-        if only != "ours" {
+        if runs(&["sdk"]) {
             let meter = Meter::start();
             sdk.refresh(k);
             meter.stop(k, &mut sdk_cost);
@@ -682,6 +845,30 @@ fn main() {
     }
 
     whole_meter.stop(0, &mut whole);
+    // Timer-driven, after the loop and on an emulator of its own (2 s
+    // credentials): its roles refresh all the time, which the other sides'
+    // measurements must not count.
+    let mut timer_cost = Cost::default();
+    if runs(&["ours", "timer"]) {
+        let timer_emulator = EmulatorProcess::start(Some(TIMER_LIFETIME));
+        let timer = TimerDriven::new(&timer_emulator.endpoint);
+        timer.measure(n, &mut timer_cost);
+        timer.shutdown();
+    }
+    let mut paced_cost = Cost::default();
+    if runs(&["sdk", "paced"]) {
+        let timer_emulator = EmulatorProcess::start(Some(TIMER_LIFETIME));
+        // What the timer-driven roles made, or else what they make on this
+        // machine (about 65 refreshes a second in all).
+        let mean_gap = if timer_cost.refreshes > 0 {
+            timer_cost
+                .wall
+                .mul_f64(TIMER_ROLES as f64 / timer_cost.refreshes as f64)
+        } else {
+            Duration::from_millis(490)
+        };
+        sdk_paced(&timer_emulator.endpoint, n, mean_gap, &mut paced_cost);
+    }
     // The floor is measured after the loop, so that it does not change it.
     let floor_n = n;
     println!(
@@ -696,15 +883,29 @@ fn main() {
         "credrefresh, `start_local()`: the same, actor on the caller's actix system",
         &local_cost,
     );
+    row(
+        &format!(
+            "credrefresh, `start()`, timer-driven: {TIMER_ROLES} roles on {} s credentials refreshed by the policy's timer, the caller asleep (measured after the loop)",
+            TIMER_LIFETIME.as_secs()
+        ),
+        &timer_cost,
+    );
     row("AWS SDK: aws_config::sts::AssumeRoleProvider, no cache", &sdk_cost);
+    row(
+        &format!("AWS SDK, paced as the timer-driven roles: {TIMER_ROLES} providers, random gaps (after the loop)"),
+        &paced_cost,
+    );
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
-    for (name, cost) in [("`start()`", &ours_cost), ("`start_local()`", &local_cost)] {
+    for (name, cost, sdk) in [
+        ("`start()` / SDK", &ours_cost, &sdk_cost),
+        ("`start_local()` / SDK", &local_cost, &sdk_cost),
+        ("`start()` timer-driven / SDK paced", &timer_cost, &paced_cost),
+    ] {
         println!(
-            "| ratio credrefresh {name} / SDK | | {:.2} | | {:.2} | {:.2} | {:.2} |",
-            ratio(cost.cpu_ns as f64, sdk_cost.cpu_ns as f64),
-            ratio(cost.allocations as f64, sdk_cost.allocations as f64),
-            ratio(cost.bytes as f64, sdk_cost.bytes as f64),
-            ratio(cost.wall.as_secs_f64(), sdk_cost.wall.as_secs_f64()),
+            "| ratio credrefresh {name} | | {:.2} | | {:.2} | {:.2} | |",
+            ratio(cost.cpu_ns as f64, sdk.cpu_ns as f64),
+            ratio(cost.allocations as f64, sdk.allocations as f64),
+            ratio(cost.bytes as f64, sdk.bytes as f64),
         );
     }
     println!();
