@@ -23,7 +23,7 @@
 //! - credrefresh timer-driven, as a server runs it: `start()` with 32
 //!   roles on 2 s credentials that the policy's timer refreshes (window
 //!   fraction 0.5, jitter 1, no minimum interval), the caller asleep and
-//!   looking at the handles every 100 ms; and the SDK paced the same way:
+//!   looking at the handles every second; and the SDK paced the same way:
 //!   32 providers on one current-thread runtime, each refreshing after a
 //!   random gap (mean: what credrefresh's roles made). Every refresh then
 //!   starts from an idle thread, as it does in production, which costs
@@ -433,7 +433,7 @@ impl TimerDriven {
     }
 
     /// Sleeps until the roles made at least `n` refreshes, looking every
-    /// 100 ms (on the measured CPU time too), and adds their cost. Every
+    /// second (on the measured CPU time too), and adds their cost. Every
     /// publish in between must have been new credentials: no failure, no
     /// extension.
     fn measure(&self, n: u64, cost: &mut Cost) {
@@ -441,7 +441,7 @@ impl TimerDriven {
         let meter = Meter::start();
         let deadline = Instant::now() + WAIT + Duration::from_secs(n / 10);
         let (all, new) = loop {
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_secs(1));
             let (all, new) = self.generations();
             if new - new_before >= n {
                 break (all, new);
