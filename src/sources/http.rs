@@ -13,15 +13,6 @@ use crate::error::{BuildError, ErrorClass, SourceError};
 /// Default limit on any response body a source reads: 64 KiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Installs rustls's `ring` provider as the process default, once. If the
-/// application installed another provider first, that one stays.
-fn install_crypto_provider() {
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
-
 /// The TLS settings of every source's client: TLS 1.2 and 1.3, HTTP/1.1,
 /// server certificates checked against the system's roots by
 /// `rustls-platform-verifier` (what reqwest builds for each client when it
@@ -34,7 +25,10 @@ fn tls_config() -> Result<rustls::ClientConfig, BuildError> {
     if let Some(config) = CONFIG.get() {
         return Ok(config.clone());
     }
-    install_crypto_provider();
+    // rustls's `ring` provider becomes the process default (once: this
+    // runs until the first build succeeds); if the application installed
+    // another provider first, that one stays and is used.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let invalid = |reason: String| BuildError::InvalidConfiguration {
         what: "HTTP client TLS",
         reason,
